@@ -1,0 +1,82 @@
+# Flags and helpers shared by every directory of the build.
+
+# Warnings are errors everywhere, under gcc and clang alike.
+add_compile_options(-Wall -Wextra -Werror)
+add_compile_definitions(_GNU_SOURCE)
+
+# Sanitizers apply to everything linked together, so they are set globally.
+set(IPCH_SAN_FLAGS "")
+if(IPCH_SANITIZER STREQUAL "asan")
+  set(IPCH_SAN_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all)
+elseif(IPCH_SANITIZER STREQUAL "tsan")
+  set(IPCH_SAN_FLAGS -fsanitize=thread)
+elseif(IPCH_SANITIZER STREQUAL "msan")
+  set(IPCH_SAN_FLAGS -fsanitize=memory -fsanitize-memory-track-origins=2)
+elseif(NOT IPCH_SANITIZER STREQUAL "none")
+  message(FATAL_ERROR "IPCH_SANITIZER must be none, asan, tsan or msan, not '${IPCH_SANITIZER}'")
+endif()
+
+if(IPCH_FUZZ_ENGINE STREQUAL "libfuzzer")
+  # The library gets coverage hooks; only fuzz executables link libFuzzer's main.
+  list(APPEND IPCH_SAN_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
+elseif(IPCH_FUZZ_ENGINE STREQUAL "afl")
+  if(NOT CMAKE_C_COMPILER MATCHES "afl-clang")
+    message(FATAL_ERROR "IPCH_FUZZ_ENGINE=afl needs CC=afl-clang-fast (use the 'afl' preset)")
+  endif()
+elseif(NOT IPCH_FUZZ_ENGINE STREQUAL "none")
+  message(FATAL_ERROR "IPCH_FUZZ_ENGINE must be none, libfuzzer or afl, not '${IPCH_FUZZ_ENGINE}'")
+endif()
+
+if(IPCH_SAN_FLAGS)
+  add_compile_options(${IPCH_SAN_FLAGS} -fno-omit-frame-pointer)
+  add_link_options(${IPCH_SAN_FLAGS})
+endif()
+
+if(IPCH_COVERAGE)
+  add_compile_options(-fprofile-instr-generate -fcoverage-mapping)
+  add_link_options(-fprofile-instr-generate)
+endif()
+
+# Tests are plain executables in every preset but the fuzzing ones, whose
+# binaries exist to fuzz.
+if(IPCH_FUZZ_ENGINE STREQUAL "none")
+  set(IPCH_BUILD_TESTS ON)
+else()
+  set(IPCH_BUILD_TESTS OFF)
+endif()
+
+if(IPCH_VALGRIND)
+  find_program(IPCH_VALGRIND_EXE valgrind REQUIRED)
+  # Any memcheck error or definite leak fails the test: exit code 99.
+  set(IPCH_TEST_WRAPPER ${IPCH_VALGRIND_EXE} --quiet --error-exitcode=99
+      --leak-check=full --errors-for-leak-kinds=definite
+      --show-leak-kinds=definite --track-origins=yes)
+  set(IPCH_TIMEOUT_SCALE 10)
+else()
+  set(IPCH_TEST_WRAPPER "")
+  set(IPCH_TIMEOUT_SCALE 1)
+endif()
+
+# ipch_add_test(NAME <name> COMMAND <exe> [args...] LABELS <label>...
+#               [TIMEOUT <seconds>] [NO_WRAPPER])
+# Every test has a timeout (default 60 s, scaled under valgrind) and, in the
+# valgrind preset, runs under memcheck unless NO_WRAPPER is given (for tests
+# that run a script, which then wraps what it starts itself).
+function(ipch_add_test)
+  cmake_parse_arguments(T "NO_WRAPPER" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 60)
+  endif()
+  math(EXPR timeout "${T_TIMEOUT} * ${IPCH_TIMEOUT_SCALE}")
+  set(wrapper ${IPCH_TEST_WRAPPER})
+  if(T_NO_WRAPPER)
+    set(wrapper "")
+  endif()
+  list(GET T_COMMAND 0 exe)
+  list(REMOVE_AT T_COMMAND 0)
+  if(TARGET ${exe})
+    set(exe $<TARGET_FILE:${exe}>)
+  endif()
+  add_test(NAME ${T_NAME} COMMAND ${wrapper} ${exe} ${T_COMMAND})
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${timeout} LABELS "${T_LABELS}")
+endfunction()
