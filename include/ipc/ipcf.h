@@ -78,7 +78,8 @@ uint64_t ipcf_encoded_size(size_t len, uint32_t max_frame);
 
 /*
  * Encodes one message into out (capacity cap) and advances enc->seq by the
- * number of frames. Returns the bytes written, or 0 with errno set:
+ * number of frames. Returns the bytes written, or 0 with errno set and
+ * enc->seq unchanged (so a refused message leaves no gap in the stream):
  * EINVAL for type 0, or a non-empty message with a frame limit of 0;
  * EMSGSIZE if len is over IPCF_MAX_LIMIT; ENOBUFS if cap is too small.
  */
