@@ -1,0 +1,588 @@
+/*
+ * fuzz-seeds: the seed corpora, made with the encoder so that they follow it.
+ *
+ *   fuzz-seeds OUTDIR          writes OUTDIR/<target>/seed-<name> for every
+ *                              target, and removes seed-* files it no longer
+ *                              makes
+ *   fuzz-seeds --check DIR     exit 1 if DIR/<target>/seed-* differ from what
+ *                              would be written now
+ *
+ * Every stream target gets valid streams (one message, fragments, 0 bytes,
+ * seq wrap, several types, limits met exactly) and one hostile stream per
+ * fault of the spec, built with ipcf_header_pack. The formats are those in
+ * the top comment of each fuzz/<target>.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+
+#define SEED_MAX 4096u
+#define MAX_SEEDS 128u
+
+struct buf {
+	uint8_t data[SEED_MAX];
+	size_t len;
+};
+
+struct seed {
+	const char *target;
+	char name[64];
+	struct buf bytes;
+};
+
+static struct seed seeds[MAX_SEEDS];
+static size_t n_seeds;
+static const char *prog = "fuzz-seeds";
+
+static const char *const targets[] = {
+	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
+};
+
+static _Noreturn void fail(const char *what, const char *detail)
+{
+	fprintf(stderr, "%s: %s: %s\n", prog, what, detail);
+	exit(1);
+}
+
+/* ---- building bytes ------------------------------------------------------ */
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (n > SEED_MAX - b->len)
+		fail("a seed outgrew its limit", "keep seeds under 4 KiB");
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void put_u8(struct buf *b, uint8_t v)
+{
+	put(b, &v, 1);
+}
+
+static void put_be16(struct buf *b, uint16_t v)
+{
+	put_u8(b, (uint8_t)(v >> 8));
+	put_u8(b, (uint8_t)v);
+}
+
+static void put_be32(struct buf *b, uint32_t v)
+{
+	put_be16(b, (uint16_t)(v >> 16));
+	put_be16(b, (uint16_t)v);
+}
+
+/* A payload of n bytes that differ from one another and from run to run
+ * of the pattern, so a misplaced byte shows. */
+static const uint8_t *pattern(size_t n, uint8_t salt)
+{
+	static uint8_t p[SEED_MAX];
+
+	for (size_t i = 0; i < n && i < sizeof p; i++)
+		p[i] = (uint8_t)(i * 7u + salt);
+	return p;
+}
+
+static void put_message(struct buf *b, struct ipcf_encoder *enc,
+			uint16_t type, const void *payload, size_t len)
+{
+	uint8_t out[SEED_MAX];
+	size_t n = ipcf_encode(enc, type, payload, len, out, sizeof out);
+
+	if (n == 0)
+		fail("the encoder refused a seed message", strerror(errno));
+	put(b, out, n);
+}
+
+/* One frame exactly as given, valid or not; the CRC is right unless the
+ * caller changes the bytes afterwards. */
+static size_t put_frame(struct buf *b, uint8_t flags, uint16_t type,
+			uint32_t seq, const void *payload, uint32_t len)
+{
+	uint8_t hdr[IPCF_HEADER_SIZE];
+	size_t at = b->len;
+
+	ipcf_header_pack(hdr, flags, type, seq, payload, len);
+	put(b, hdr, sizeof hdr);
+	put(b, payload, len);
+	return at;
+}
+
+/* The limits byte of fuzz_common.h for two values of its table. */
+static uint8_t limits(uint32_t max_frame, uint32_t max_message)
+{
+	int f = -1, m = -1;
+
+	for (int i = 0; i < 16; i++) {
+		if (fuzz_limit_table[i] == max_frame)
+			f = i;
+		if (fuzz_limit_table[i] == max_message)
+			m = i;
+	}
+	if (f < 0 || m < 0)
+		fail("a seed asks for limits outside fuzz_limit_table",
+		     "pick values from the table in fuzz_common.h");
+	return (uint8_t)(m << 4 | f);
+}
+
+static void add(const char *target, const char *name, const struct buf *b)
+{
+	struct seed *s;
+
+	if (n_seeds == MAX_SEEDS)
+		fail("too many seeds", "raise MAX_SEEDS in fuzz/seeds.c");
+	s = &seeds[n_seeds++];
+	s->target = target;
+	snprintf(s->name, sizeof s->name, "seed-%s", name);
+	s->bytes = *b;
+}
+
+/* ---- the stream targets: frame_decode and frame_chunks -------------------- */
+
+struct stream {
+	const char *name;
+	uint8_t limits;
+	struct buf bytes;
+};
+
+#define MAX_STREAMS 32u
+static struct stream streams[MAX_STREAMS];
+static size_t n_streams;
+
+static struct buf *new_stream(const char *name, uint8_t lim)
+{
+	struct stream *s = &streams[n_streams++];
+
+	s->name = name;
+	s->limits = lim;
+	s->bytes.len = 0;
+	return &s->bytes;
+}
+
+static void valid_streams(void)
+{
+	const uint8_t dflt = FUZZ_LIMITS_DEFAULT;
+	struct ipcf_encoder enc;
+	struct buf *b;
+
+	ipcf_encoder_init(&enc, 0, IPCF_DEFAULT_LIMIT);
+	put_message(new_stream("single", dflt), &enc, 1, "hello", 5);
+
+	new_stream("empty-stream", dflt);
+
+	ipcf_encoder_init(&enc, 0, IPCF_DEFAULT_LIMIT);
+	put_message(new_stream("empty-message", dflt), &enc, 1, NULL, 0);
+
+	ipcf_encoder_init(&enc, 100, 8);
+	b = new_stream("fragmented", limits(8, 256));
+	put_message(b, &enc, 3, pattern(45, 1), 45);
+	put_message(b, &enc, 3, pattern(8, 2), 8);
+
+	ipcf_encoder_init(&enc, 0xFFFFFFFEu, 5);
+	b = new_stream("seq-wrap", limits(5, 64));
+	put_message(b, &enc, 9, pattern(13, 3), 13);
+	put_message(b, &enc, 9, pattern(2, 4), 2);
+
+	ipcf_encoder_init(&enc, 7, IPCF_DEFAULT_LIMIT);
+	b = new_stream("several-types", dflt);
+	put_message(b, &enc, 1, pattern(3, 5), 3);
+	put_message(b, &enc, 2, NULL, 0);
+	put_message(b, &enc, 0x7FFF, pattern(30, 6), 30);
+	put_message(b, &enc, 0xFFFF, pattern(1, 7), 1);
+
+	ipcf_encoder_init(&enc, 0, 8);
+	b = new_stream("limits-met-exactly", limits(8, 32));
+	put_message(b, &enc, 4, pattern(32, 8), 32);
+	put_message(b, &enc, 4, pattern(8, 9), 8);
+}
+
+/* One stream per fault, the fault after a valid message where the spec's
+ * offset then means more than 0. */
+static void hostile_streams(void)
+{
+	const uint8_t dflt = FUZZ_LIMITS_DEFAULT;
+	struct ipcf_encoder enc;
+	struct buf *b;
+	size_t at;
+
+	ipcf_encoder_init(&enc, 0, IPCF_DEFAULT_LIMIT);
+	b = new_stream("fault-magic", dflt);
+	put_message(b, &enc, 1, "ok", 2);
+	at = put_frame(b, 0, 1, 1, "x", 1);
+	b->data[at + 3] = 'X';
+
+	b = new_stream("fault-version", dflt);
+	at = put_frame(b, 0, 1, 0, "x", 1);
+	b->data[at + 4] = 2;
+
+	put_frame(new_stream("fault-flags", dflt), 0x02, 1, 0, "x", 1);
+
+	put_frame(new_stream("fault-type-zero", dflt), 0, 0, 0, "x", 1);
+
+	b = new_stream("fault-type-changes", dflt);
+	put_frame(b, IPCF_FLAG_MORE, 1, 0, "ab", 2);
+	put_frame(b, 0, 2, 1, "cd", 2);
+
+	put_frame(new_stream("fault-too-big-frame", limits(8, 256)), 0, 1, 0,
+		  pattern(9, 10), 9);
+
+	b = new_stream("fault-too-big-message", limits(8, 13));
+	put_frame(b, IPCF_FLAG_MORE, 1, 0, pattern(8, 11), 8);
+	put_frame(b, 0, 1, 1, pattern(8, 12), 8);
+
+	b = new_stream("fault-too-big-default", dflt);
+	put_frame(b, 0, 1, 0, NULL, 0);
+	at = b->len;
+	put_frame(b, 0, 1, 1, NULL, 0);
+	/* The spec's largest frame plus one: judged on the header alone. */
+	memcpy(b->data + at + 12, "\x01\x00\x00\x01", 4);
+
+	ipcf_encoder_init(&enc, 0, IPCF_DEFAULT_LIMIT);
+	b = new_stream("fault-crc", dflt);
+	put_message(b, &enc, 1, "ok", 2);
+	at = put_frame(b, 0, 1, 1, "payload", 7);
+	b->data[at + IPCF_HEADER_SIZE] ^= 0x20;
+
+	ipcf_encoder_init(&enc, 0, IPCF_DEFAULT_LIMIT);
+	b = new_stream("fault-seq", dflt);
+	put_message(b, &enc, 1, "a", 1);
+	put_frame(b, 0, 1, 2, "b", 1);
+
+	put(new_stream("fault-truncated-header", dflt), "IPC", 3);
+
+	b = new_stream("fault-truncated-payload", dflt);
+	put_frame(b, 0, 1, 0, pattern(10, 13), 10);
+	b->len -= 6;
+
+	put_frame(new_stream("fault-truncated-more", dflt), IPCF_FLAG_MORE, 1, 0,
+		  "abc", 3);
+
+	/* A header that may announce 1 GiB, and 4 bytes of it: a decoder that
+	 * reserves what is announced rather than what arrives shows here. */
+	b = new_stream("fault-truncated-announced-1gib",
+		       limits(IPCF_MAX_LIMIT, IPCF_MAX_LIMIT));
+	at = put_frame(b, 0, 1, 0, "abcd", 4);
+	memcpy(b->data + at + 12, "\x40\x00\x00\x00", 4);
+}
+
+/* frame_chunks cuts: byte by byte, across header and payload boundaries,
+ * empty feeds; each stream gets one of them, in turn. */
+static const struct cut_pattern {
+	const char *name;
+	uint8_t n;
+	uint8_t sizes[4];
+} cut_patterns[] = {
+	{ "bytewise", 1, { 1 } },
+	{ "cut-7", 1, { 7 } },
+	{ "cut-19-1", 2, { 19, 1 } },
+	{ "cut-20-3", 2, { 20, 3 } },
+	{ "empty-feeds", 3, { 0, 5, 0 } },
+	{ "whole", 0, { 0 } },
+};
+
+static void stream_seeds(void)
+{
+	const size_t n_cuts = sizeof cut_patterns / sizeof cut_patterns[0];
+
+	valid_streams();
+	hostile_streams();
+	for (size_t i = 0; i < n_streams; i++) {
+		const struct stream *s = &streams[i];
+		struct buf b = { .len = 0 };
+		char name[64];
+
+		put_u8(&b, s->limits);
+		put(&b, s->bytes.data, s->bytes.len);
+		add("frame_decode", s->name, &b);
+
+		const struct cut_pattern *cut = &cut_patterns[i % n_cuts];
+		b.len = 0;
+		put_u8(&b, s->limits);
+		put_u8(&b, cut->n);
+		put(&b, cut->sizes, cut->n);
+		put(&b, s->bytes.data, s->bytes.len);
+		snprintf(name, sizeof name, "%s-%s", s->name, cut->name);
+		add("frame_chunks", name, &b);
+	}
+}
+
+/* ---- frame_roundtrip ----------------------------------------------------- */
+
+static struct buf *roundtrip_seed(struct buf *b, uint16_t max_frame,
+				  uint32_t first_seq)
+{
+	b->len = 0;
+	put_be16(b, max_frame);
+	put_be32(b, first_seq);
+	return b;
+}
+
+static void put_record(struct buf *b, uint16_t type, uint16_t len,
+		       uint8_t salt)
+{
+	put_be16(b, type);
+	put_be16(b, len);
+	put(b, pattern(len, salt), len);
+}
+
+static void roundtrip_seeds(void)
+{
+	const char *t = "frame_roundtrip";
+	struct buf b;
+
+	put_record(roundtrip_seed(&b, 4096, 0), 1, 5, 1);
+	add(t, "single", &b);
+
+	put_record(roundtrip_seed(&b, 3, 10), 7, 10, 2);
+	add(t, "fragmented", &b);
+
+	put_record(roundtrip_seed(&b, 16, 0), 1, 0, 0);
+	add(t, "empty-message", &b);
+
+	roundtrip_seed(&b, 2, 0xFFFFFFFEu);
+	put_record(&b, 1, 6, 3);
+	put_record(&b, 2, 1, 4);
+	add(t, "seq-wrap", &b);
+
+	roundtrip_seed(&b, 64, 1000);
+	put_record(&b, 1, 3, 5);
+	put_record(&b, 2, 0, 0);
+	put_record(&b, 0x1234, 70, 6);
+	put_record(&b, 0xFFFF, 1, 7);
+	add(t, "several-types", &b);
+
+	put_record(roundtrip_seed(&b, 1, 0), 1, 4, 8);
+	add(t, "frame-limit-1", &b);
+
+	roundtrip_seed(&b, 8, 0);
+	put_record(&b, 5, 8, 9);
+	put_record(&b, 5, 16, 10);
+	put_record(&b, 5, 7, 11);
+	put_record(&b, 5, 9, 12);
+	add(t, "frames-at-the-limit", &b);
+
+	roundtrip_seed(&b, 16, 0);
+	put_record(&b, 1, 2, 13);
+	put_record(&b, 0, 3, 14);
+	put_record(&b, 1, 2, 15);
+	add(t, "refused-type-zero", &b);
+
+	roundtrip_seed(&b, 0, 0);
+	put_record(&b, 1, 0, 0);
+	put_record(&b, 1, 3, 16);
+	put_record(&b, 2, 0, 0);
+	add(t, "refused-frame-limit-0", &b);
+
+	roundtrip_seed(&b, 4, 0);
+	put_be16(&b, 6);
+	put_be16(&b, 500);
+	put(&b, "short", 5);
+	add(t, "payload-cut-short", &b);
+
+	roundtrip_seed(&b, 5, 0x7FFFFFF0u);
+	for (uint16_t i = 0; i < 24; i++)
+		put_record(&b, (uint16_t)(1 + i % 3), i, (uint8_t)i);
+	add(t, "many-messages", &b);
+}
+
+/* ---- crc32c -------------------------------------------------------------- */
+
+static void crc_seed(const char *name, uint16_t split, uint32_t start,
+		     const void *data, size_t len)
+{
+	struct buf b = { .len = 0 };
+
+	put_be16(&b, split);
+	put_be32(&b, start);
+	put(&b, data, len);
+	add("crc32c", name, &b);
+}
+
+static void crc_seeds(void)
+{
+	static const uint8_t ones[32] = {
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+	};
+	static const uint8_t zeros[1024];
+	uint8_t hdr[IPCF_HEADER_SIZE];
+
+	crc_seed("check-value", 0, 0, "123456789", 9);
+	crc_seed("check-value-split", 4, 0, "123456789", 9);
+	crc_seed("empty", 0, 0, NULL, 0);
+	crc_seed("one-byte", 1, 0, "a", 1);
+	crc_seed("continued", 1, 0xE3069283u, "abc", 3);
+	crc_seed("64-bytes-split-32", 32, 0, pattern(64, 1), 64);
+	crc_seed("61-bytes-split-3", 3, 0x12345678u, pattern(61, 2), 61);
+	crc_seed("ones", 9, 0xFFFFFFFFu, ones, sizeof ones);
+	crc_seed("1k-zeros-split-1023", 1023, 0, zeros, sizeof zeros);
+	ipcf_header_pack(hdr, IPCF_FLAG_MORE, 1, 0, "x", 1);
+	crc_seed("frame-header", 16, 0, hdr, 16);
+}
+
+/* ---- writing and checking ------------------------------------------------ */
+
+static void generate(void)
+{
+	stream_seeds();
+	roundtrip_seeds();
+	crc_seeds();
+}
+
+static char *path_of(const char *dir, const char *target, const char *name)
+{
+	size_t n = strlen(dir) + strlen(target) + strlen(name) + 3;
+	char *p = malloc(n);
+
+	if (p == NULL)
+		fail("out of memory", dir);
+	snprintf(p, n, "%s/%s%s%s", dir, target, name[0] ? "/" : "", name);
+	return p;
+}
+
+static int generated(const char *target, const char *name)
+{
+	for (size_t i = 0; i < n_seeds; i++)
+		if (strcmp(seeds[i].target, target) == 0 &&
+		    strcmp(seeds[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Calls fn on each seed-* file of dir/target that the generator does not
+ * make; returns how many. */
+static size_t for_each_stale(const char *dir, const char *target,
+			     void (*fn)(const char *path))
+{
+	char *tdir = path_of(dir, target, "");
+	DIR *d = opendir(tdir);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL) {
+		free(tdir);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "seed-", 5) != 0 ||
+		    generated(target, e->d_name))
+			continue;
+		char *p = path_of(dir, target, e->d_name);
+		fn(p);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	free(tdir);
+	return n;
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0777) != 0 && errno != EEXIST)
+		fail(strerror(errno), path);
+}
+
+static void remove_stale(const char *path)
+{
+	if (remove(path) != 0)
+		fail(strerror(errno), path);
+}
+
+static int write_seeds(const char *dir)
+{
+	size_t stale = 0;
+
+	make_dir(dir);
+	for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+		char *tdir = path_of(dir, targets[t], "");
+
+		make_dir(tdir);
+		free(tdir);
+		stale += for_each_stale(dir, targets[t], remove_stale);
+	}
+	for (size_t i = 0; i < n_seeds; i++) {
+		char *p = path_of(dir, seeds[i].target, seeds[i].name);
+		FILE *f = fopen(p, "wb");
+
+		if (f == NULL ||
+		    fwrite(seeds[i].bytes.data, 1, seeds[i].bytes.len, f) !=
+			    seeds[i].bytes.len ||
+		    fclose(f) != 0)
+			fail(strerror(errno), p);
+		free(p);
+	}
+	printf("%s: wrote %zu seeds under %s, removed %zu stale ones\n", prog,
+	       n_seeds, dir, stale);
+	return 0;
+}
+
+/* 1 if the file at p holds exactly the seed's bytes. */
+static int file_matches(const char *p, const struct buf *want)
+{
+	uint8_t got[SEED_MAX + 1];
+	FILE *f = fopen(p, "rb");
+	size_t n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(got, 1, sizeof got, f);
+	fclose(f);
+	return n == want->len && memcmp(got, want->data, n) == 0;
+}
+
+static void report_stale(const char *path)
+{
+	fprintf(stderr, "%s: %s is not made by the generator any more\n", prog,
+		path);
+}
+
+static int check_seeds(const char *dir)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < n_seeds; i++) {
+		char *p = path_of(dir, seeds[i].target, seeds[i].name);
+
+		if (!file_matches(p, &seeds[i].bytes)) {
+			fprintf(stderr, "%s: %s is missing or differs from"
+				" what the generator makes now\n", prog, p);
+			bad++;
+		}
+		free(p);
+	}
+	for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++)
+		bad += for_each_stale(dir, targets[t], report_stale);
+	if (bad > 0) {
+		fprintf(stderr, "%s: %zu seed files under %s are out of date;"
+			" regenerate them with: %s %s\n",
+			prog, bad, dir, prog, dir);
+		return 1;
+	}
+	printf("%s: the %zu seeds under %s are current\n", prog, n_seeds, dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	prog = argv[0];
+	if (argc == 2 && argv[1][0] != '-') {
+		generate();
+		return write_seeds(argv[1]);
+	}
+	if (argc == 3 && strcmp(argv[1], "--check") == 0) {
+		generate();
+		return check_seeds(argv[2]);
+	}
+	fprintf(stderr, "usage: %s OUTDIR | --check DIR\n"
+		"writes (or checks) the seed corpora DIR/<target>/seed-*\n",
+		prog);
+	return 2;
+}
