@@ -1,0 +1,1 @@
+"""The machinery behind the ipch command: build, test, fuzz and replay."""

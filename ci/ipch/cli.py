@@ -1,0 +1,172 @@
+"""The ipch command line: one parser per subcommand, errors turned into exit statuses."""
+
+import argparse
+import signal
+import sys
+
+from . import campaign, fuzz, procs, project, repro, tools
+from .errors import Failure, UsageError
+
+FRAME_MODES = ("encode", "decode")
+PASSTHROUGH_HINTS = {
+    "test": " (ctest arguments go after --: ipch test -- -L unit)",
+    "fuzz": " (libFuzzer flags go after --: ipch fuzz TARGET -- -max_len=64)",
+}
+
+DESCRIPTION = """\
+Build, test and fuzz ipc-harness.
+
+Builds go to $IPCH_BUILD_DIR/<preset> (default: build/<preset>); working
+corpora, crash files and logs to $IPCH_WORK_DIR (default: a directory under
+${XDG_CACHE_HOME:-~/.cache}/ipch/). Every command ipch runs is shown on
+standard error after '+ '."""
+
+FRAME_DESCRIPTION = """\
+encode  writes one message's IPCF v1 frames to standard output; the payload is
+        FILE, or standard input.
+decode  reads an IPCF v1 stream and prints one JSON line per complete message;
+        at the first fault it names the fault and its offset and exits 1.
+
+The arguments go unchanged to harness/ipch-frame of the default preset, which
+is rebuilt first when it is older than impl/, include/ or harness/.
+Its options: ipch frame encode --help"""
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def preset_name(text):
+    try:
+        project.check_preset(text)
+    except (UsageError, Failure) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ipch", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    cores = procs.cpu_count()
+
+    test = commands.add_parser(
+        "test", help="configure, build and run the tests of one preset",
+        usage="ipch test [-h] [--preset PRESET] [-- CTEST_ARGS...]",
+        description="Configure (once), build and run ctest for one preset. "
+                    "Arguments after -- go to ctest, e.g. ipch test -- -L unit "
+                    "(-L LABEL, -R REGEX, ...).")
+    test.add_argument("--preset", type=preset_name, default="default",
+                      help="a configure preset of CMakePresets.json (default: default)")
+    test.set_defaults(run=tools.test)
+
+    camp = commands.add_parser(
+        "campaign", help="fuzz every target for a while and replay the regressions",
+        description="Build the libfuzzer preset, replay every regression input, "
+                    "fuzz every target, then print a table and, for each crash, "
+                    "the command that reproduces it. Exit status 1 if anything "
+                    "crashed. Working corpora, crash files and logs go to "
+                    "$IPCH_WORK_DIR/corpus/<target>/, crashes/<target>/ and logs/.")
+    camp.add_argument("--time", type=positive_int, default=30, metavar="S",
+                      help="seconds per target (default: 30)")
+    camp.add_argument("--jobs", type=positive_int, default=cores, metavar="N",
+                      help=f"targets fuzzed at once (default: {cores}, the cores)")
+    camp.set_defaults(run=campaign.run)
+
+    fz = commands.add_parser(
+        "fuzz", help="fuzz one target",
+        usage="ipch fuzz [-h] [--time S] [--jobs N] [--save] TARGET "
+              "[-- LIBFUZZER_FLAGS...]",
+        description="Fuzz one target with its dictionary and options; new inputs "
+                    "go to $IPCH_WORK_DIR/corpus/TARGET/, crashes to "
+                    "$IPCH_WORK_DIR/crashes/TARGET/. "
+                    "Without --time it runs until Ctrl-C. Arguments after -- go "
+                    "to libFuzzer, e.g. ipch fuzz frame_decode -- -max_len=64.")
+    fz.add_argument("target", metavar="TARGET", help="a fuzz target, e.g. frame_decode")
+    fz.add_argument("--time", type=positive_int, metavar="S",
+                    help="stop after S seconds (default: run until Ctrl-C)")
+    fz.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                    help="fuzz with N processes (libFuzzer -fork=N; default: 1)")
+    fz.add_argument("--save", action="store_true",
+                    help="afterwards, merge the inputs that add coverage into "
+                         "corpus/TARGET/")
+    fz.set_defaults(run=fuzz.run)
+
+    rp = commands.add_parser(
+        "repro", help="replay one input under ASan+UBSan and under Valgrind",
+        description="Replay one input with the asan preset's replay driver, then "
+                    "under Valgrind with the valgrind preset's, and give a verdict "
+                    "for each. Exit status 1 if either run failed.")
+    rp.add_argument("file", metavar="FILE", help="the input, e.g. a crash file")
+    rp.add_argument("--target", metavar="T",
+                    help="the fuzz target it is for (default: taken from a "
+                         "directory of FILE's path named after a target)")
+    rp.set_defaults(run=repro.run)
+
+    fr = commands.add_parser(
+        "frame", help="encode or decode IPCF v1 frames",
+        description=FRAME_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fr.add_argument("mode", choices=FRAME_MODES, metavar="{encode,decode}")
+    fr.add_argument("arguments", nargs=argparse.REMAINDER, metavar="...",
+                    help="passed to ipch-frame unchanged")
+    fr.set_defaults(run=lambda args: tools.frame(args.mode, args.arguments))
+
+    seeds = commands.add_parser(
+        "seeds", help="regenerate the committed seed corpora",
+        description="Build the default preset's fuzz-seeds and run it to rewrite "
+                    "corpus/<target>/seed-*; says which files changed.")
+    seeds.set_defaults(run=tools.seeds)
+    return parser, commands.choices
+
+
+def split_passthrough(argv):
+    """Split at the first -- the commands that pass arguments on to a tool."""
+    if argv[:1] in (["test"], ["fuzz"]) and "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1:]
+    return argv, []
+
+
+def main(argv):
+    # A plain kill or a closed terminal stops the children as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    command = argv[0] if argv else None
+    try:
+        if command == "frame" and len(argv) > 1 and argv[1] in FRAME_MODES:
+            # Everything after the mode is ipch-frame's, '--' and --help included.
+            return tools.frame(argv[1], argv[2:])
+        ours, extra = split_passthrough(argv)
+        parser, subparsers = build_parser()
+        args, unknown = parser.parse_known_args(ours)
+        if unknown:
+            subparsers[args.command].error(
+                f"unrecognized arguments: {' '.join(unknown)}"
+                + PASSTHROUGH_HINTS.get(args.command, ""))
+        args.extra = extra
+        return args.run(args)
+    except UsageError as err:
+        print(f"ipch {command}: error: {err}", file=sys.stderr)
+        return 2
+    except Failure as err:
+        print(f"ipch {command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        procs.stop_all()
+        print("\nipch: interrupted; every process it started has been stopped",
+              file=sys.stderr)
+        return 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

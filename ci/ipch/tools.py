@@ -1,0 +1,92 @@
+"""ipch test, ipch frame and ipch seeds."""
+
+import hashlib
+import os
+import sys
+
+from . import procs, project
+from .errors import Failure
+
+TEST_TIMEOUT = 5400
+SEEDS_TIMEOUT = 300
+FRAME_SOURCES = ("impl", "include", "harness")
+
+
+def test(args):
+    build = project.Build(args.preset, output_to_stderr=False)
+    build.build()
+    jobs = str(procs.cpu_count())
+    cmd = ["ctest", "--test-dir", build.dir, "--output-on-failure", "-j", jobs,
+           "--no-tests=error"] + args.extra
+    return procs.run(cmd, f"running the tests of preset {args.preset}",
+                     TEST_TIMEOUT, check=False)
+
+
+def frame(mode, arguments):
+    """Hand the terminal over to ipch-frame, building it first if it is stale."""
+    build = project.Build("default")
+    binary = build.dir / "harness" / "ipch-frame"
+    if frame_is_stale(binary):
+        build.build(["ipch-frame"])
+        # Up to date now even if make had nothing to relink: mark it so, or
+        # an edit that does not affect it would bring this build back each time.
+        os.utime(binary)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary, [str(binary), mode] + arguments)
+
+
+def frame_is_stale(binary):
+    try:
+        built = binary.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    for top in FRAME_SOURCES:
+        for directory, _, files in os.walk(project.REPO / top):
+            for name in files:
+                if os.stat(os.path.join(directory, name)).st_mtime > built:
+                    return True
+    return False
+
+
+def seeds(args):
+    build = project.Build("default")
+    build.build(["fuzz-seeds"])
+    generator = build.dir / "fuzz" / "fuzz-seeds"
+    if not generator.exists():
+        raise Failure(f"the default build made no seed generator at {generator}; "
+                      f"check that fuzz/CMakeLists.txt puts fuzz-seeds there")
+    corpus = project.REPO / "corpus"
+    before = fingerprint(corpus)
+    procs.run([generator, corpus], "generating the seed corpora", SEEDS_TIMEOUT)
+    after = fingerprint(corpus)
+    changes = describe_changes(before, after)
+    if not changes:
+        print("seeds: no file under corpus/ changed")
+        return 0
+    print(f"seeds: {len(changes)} file(s) under corpus/ changed:")
+    for line in changes:
+        print(f"  {line}")
+    return 0
+
+
+def fingerprint(directory):
+    """Every file below directory, by path relative to the repository, with its hash."""
+    prints = {}
+    for path in directory.rglob("*"):
+        if path.is_file():
+            relative = str(path.relative_to(project.REPO))
+            prints[relative] = hashlib.sha1(path.read_bytes()).hexdigest()
+    return prints
+
+
+def describe_changes(before, after):
+    lines = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            lines.append(f"added    {name}")
+        elif name not in after:
+            lines.append(f"removed  {name}")
+        elif before[name] != after[name]:
+            lines.append(f"changed  {name}")
+    return lines
