@@ -124,6 +124,16 @@ def build_parser():
         description="Build the default preset's fuzz-seeds and run it to rewrite "
                     "corpus/<target>/seed-*; says which files changed.")
     seeds.set_defaults(run=tools.seeds)
+
+    bn = commands.add_parser(
+        "bench", help="run the benchmarks",
+        description="Build the default preset's bench-ipcf and run it: CRC-32C, "
+                    "encode and decode throughput for messages of 64 B to 16 MiB, "
+                    "each as a ratio to memcpy of the same bytes measured in the "
+                    "same run.")
+    bn.add_argument("--quick", action="store_true",
+                    help="short rounds: a smoke run, not a measurement")
+    bn.set_defaults(run=tools.bench)
     return parser, commands.choices
 
 

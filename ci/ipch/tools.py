@@ -1,4 +1,4 @@
-"""ipch test, ipch frame and ipch seeds."""
+"""ipch test, ipch frame, ipch seeds and ipch bench."""
 
 import hashlib
 import os
@@ -9,6 +9,7 @@ from .errors import Failure
 
 TEST_TIMEOUT = 5400
 SEEDS_TIMEOUT = 300
+BENCH_TIMEOUT = 900
 FRAME_SOURCES = ("impl", "include", "harness")
 
 
@@ -90,3 +91,12 @@ def describe_changes(before, after):
         elif before[name] != after[name]:
             lines.append(f"changed  {name}")
     return lines
+
+
+def bench(args):
+    """The benchmarks of the default (-O2) build; ratios, not timings, are
+    what compare across machines."""
+    build = project.Build("default")
+    build.build(["bench-ipcf"])
+    cmd = [build.dir / "bench" / "bench-ipcf"] + (["--quick"] if args.quick else [])
+    return procs.run(cmd, "running the codec benchmark", BENCH_TIMEOUT, check=False)
