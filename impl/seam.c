@@ -1,0 +1,555 @@
+/*
+ * The fault-injection seam: sys_* definitions for the ipc::seam library.
+ * See include/ipc/fault.h for plans and impl/sys.h for the list of calls.
+ */
+#include "ipc/fault.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys.h"
+
+#define MAX_SIGNALS 8
+#define LOG_SIZE 256
+#define MAX_IOV 64
+
+/* What each call may be made to do: which errnos fit it, and whether it
+ * moves bytes (a short transfer applies). Cleanup calls (close, unlink,
+ * rmdir) and queries get no errno: cleanup must always be able to run. */
+struct call_info {
+	const char *name;
+	int transfer;
+	int errnos[4];
+};
+
+enum call {
+	C_READ, C_WRITE, C_WRITEV, C_RECVMSG, C_SENDMSG, C_POLL, C_OPEN,
+	C_CLOSE, C_PIPE2, C_MKFIFO, C_MKDTEMP, C_UNLINK, C_RMDIR, C_SOCKET,
+	C_BIND, C_LISTEN, C_ACCEPT4, C_CONNECT, C_GETSOCKOPT, C_SETSOCKOPT,
+	C_GETSOCKNAME, C_FCNTL, C_FSTAT, C_SPAWN, C_WAITPID, C_KILL,
+	C_SIGMASK, C_SIGPENDING, C_SIGTIMEDWAIT,
+};
+
+static const struct call_info calls[] = {
+	[C_READ] = {"read", 1, {EINTR, EAGAIN}},
+	[C_WRITE] = {"write", 1, {EINTR, EAGAIN, EPIPE}},
+	[C_WRITEV] = {"writev", 1, {EINTR, EAGAIN, EPIPE}},
+	[C_RECVMSG] = {"recvmsg", 1, {EINTR, EAGAIN, ENOMEM}},
+	[C_SENDMSG] = {"sendmsg", 1, {EINTR, EAGAIN, EPIPE, ENOMEM}},
+	[C_POLL] = {"poll", 0, {EINTR, ENOMEM}},
+	[C_OPEN] = {"open", 0, {EINTR, ENOMEM}},
+	[C_CLOSE] = {"close", 0, {0}},
+	[C_PIPE2] = {"pipe2", 0, {0}},
+	[C_MKFIFO] = {"mkfifo", 0, {ENOMEM}},
+	[C_MKDTEMP] = {"mkdtemp", 0, {ENOMEM}},
+	[C_UNLINK] = {"unlink", 0, {0}},
+	[C_RMDIR] = {"rmdir", 0, {0}},
+	[C_SOCKET] = {"socket", 0, {ENOMEM}},
+	[C_BIND] = {"bind", 0, {ENOMEM}},
+	[C_LISTEN] = {"listen", 0, {0}},
+	[C_ACCEPT4] = {"accept4", 0, {EINTR, EAGAIN, ENOMEM}},
+	[C_CONNECT] = {"connect", 0, {EINTR, EAGAIN}},
+	[C_GETSOCKOPT] = {"getsockopt", 0, {0}},
+	[C_SETSOCKOPT] = {"setsockopt", 0, {0}},
+	[C_GETSOCKNAME] = {"getsockname", 0, {0}},
+	[C_FCNTL] = {"fcntl", 0, {0}},
+	[C_FSTAT] = {"fstat", 0, {0}},
+	[C_SPAWN] = {"posix_spawnp", 0, {ENOMEM}},
+	[C_WAITPID] = {"waitpid", 0, {EINTR}},
+	[C_KILL] = {"kill", 0, {0}},
+	[C_SIGMASK] = {"pthread_sigmask", 0, {0}},
+	[C_SIGPENDING] = {"sigpending", 0, {0}},
+	/* Not EAGAIN: it means "nothing pending", and a caller consuming a
+	 * pending SIGPIPE would then unblock it and die. */
+	[C_SIGTIMEDWAIT] = {"sigtimedwait", 0, {EINTR}},
+};
+
+struct decision {
+	enum ipc_fault_kind kind;
+	long value;
+};
+
+struct log_entry {
+	uint64_t number;
+	enum call call;
+	int fd;
+	size_t size;
+	struct decision d;
+	long result;
+	int err;
+};
+
+/* The process's plan and log. */
+static struct {
+	enum { PLAN_BYTES, PLAN_SEED, PLAN_PATTERN } source;
+	uint8_t *bytes;
+	size_t len;
+	uint64_t rng;
+	unsigned percent;
+	enum ipc_fault_pattern pattern;
+	int last_was_eintr;
+	uint64_t eagain_candidates;
+	int signals[MAX_SIGNALS];
+	size_t nsignals;
+	uint64_t calls;
+	uint64_t injected;
+	int hard_errno;
+	uint64_t hash;
+	struct log_entry log[LOG_SIZE];
+} plan = {.source = PLAN_PATTERN, .hash = 14695981039346656037ull};
+
+static void reset_log(void)
+{
+	plan.calls = 0;
+	plan.injected = 0;
+	plan.hard_errno = 0;
+	plan.last_was_eintr = 0;
+	plan.eagain_candidates = 0;
+	plan.hash = 14695981039346656037ull;
+}
+
+static void drop_bytes(void)
+{
+	free(plan.bytes);
+	plan.bytes = NULL;
+	plan.len = 0;
+}
+
+void ipc_fault_plan_bytes(const uint8_t *bytes, size_t len)
+{
+	drop_bytes();
+	reset_log();
+	plan.source = PLAN_BYTES;
+	if (len > 0) {
+		plan.bytes = malloc(len);
+		if (plan.bytes == NULL)
+			abort(); /* a harness that cannot hold its plan cannot run */
+		memcpy(plan.bytes, bytes, len);
+		plan.len = len;
+	}
+}
+
+void ipc_fault_plan_seed(uint64_t seed, unsigned percent)
+{
+	drop_bytes();
+	reset_log();
+	plan.source = PLAN_SEED;
+	plan.rng = seed != 0 ? seed : 0x9E3779B97F4A7C15ull;
+	plan.percent = percent > 100 ? 100 : percent;
+}
+
+void ipc_fault_plan_pattern(enum ipc_fault_pattern pattern)
+{
+	drop_bytes();
+	reset_log();
+	plan.source = PLAN_PATTERN;
+	plan.pattern = pattern;
+}
+
+void ipc_fault_plan_clear(void)
+{
+	ipc_fault_plan_pattern(IPC_PATTERN_NONE);
+}
+
+void ipc_fault_set_signals(const int *signals, size_t count)
+{
+	if (count > MAX_SIGNALS)
+		count = MAX_SIGNALS;
+	memcpy(plan.signals, signals, count * sizeof *signals);
+	plan.nsignals = count;
+}
+
+static size_t fitting_errnos(enum call c)
+{
+	size_t n = 0;
+
+	while (n < 4 && calls[c].errnos[n] != 0)
+		n++;
+	return n;
+}
+
+static int fits(enum call c, int err)
+{
+	for (size_t i = 0; i < fitting_errnos(c); i++)
+		if (calls[c].errnos[i] == err)
+			return 1;
+	return 0;
+}
+
+static uint64_t xorshift(void)
+{
+	uint64_t x = plan.rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	plan.rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* The byte mapping of fault.h, shared by byte and seed plans. */
+static struct decision from_byte(enum call c, size_t size, uint8_t b)
+{
+	struct decision d = {IPC_FAULT_PASS, 0};
+	size_t n;
+
+	if (b >= 0xA0 && b <= 0xBF && calls[c].transfer) {
+		size_t k = 1 + (b & 0x1Fu);
+		if (k < size)
+			d = (struct decision){IPC_FAULT_SHORT, (long)k};
+	} else if (b >= 0xC0 && b <= 0xDF && (n = fitting_errnos(c)) > 0) {
+		d = (struct decision){IPC_FAULT_ERRNO, calls[c].errnos[(b & 0x1Fu) % n]};
+	} else if (b >= 0xE0 && plan.nsignals > 0) {
+		d = (struct decision){IPC_FAULT_SIGNAL, plan.signals[(b & 0x1Fu) % plan.nsignals]};
+	}
+	return d;
+}
+
+static struct decision from_pattern(enum call c, size_t size)
+{
+	struct decision pass = {IPC_FAULT_PASS, 0};
+
+	switch (plan.pattern) {
+	case IPC_PATTERN_SHORT_BY_ONE:
+		if (calls[c].transfer && size > 1)
+			return (struct decision){IPC_FAULT_SHORT, (long)(size - 1)};
+		return pass;
+	case IPC_PATTERN_EINTR_FIRST:
+		/* Fail, then let the retry through: every call sees EINTR once. */
+		if (fits(c, EINTR) && !plan.last_was_eintr)
+			return (struct decision){IPC_FAULT_ERRNO, EINTR};
+		return pass;
+	case IPC_PATTERN_EAGAIN_ALTERNATE:
+		if (fits(c, EAGAIN) && plan.eagain_candidates++ % 2 == 0)
+			return (struct decision){IPC_FAULT_ERRNO, EAGAIN};
+		return pass;
+	case IPC_PATTERN_NONE:
+		break;
+	}
+	return pass;
+}
+
+static struct decision decide(enum call c, size_t size)
+{
+	uint64_t i = plan.calls;
+
+	switch (plan.source) {
+	case PLAN_BYTES:
+		if (i < plan.len)
+			return from_byte(c, size, plan.bytes[i]);
+		return (struct decision){IPC_FAULT_PASS, 0};
+	case PLAN_SEED:
+		if (xorshift() % 100 < plan.percent)
+			return from_byte(c, size, (uint8_t)(0xA0 + xorshift() % 0x60));
+		return (struct decision){IPC_FAULT_PASS, 0};
+	case PLAN_PATTERN:
+		return from_pattern(c, size);
+	}
+	return (struct decision){IPC_FAULT_PASS, 0};
+}
+
+static void hash_in(uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		plan.hash ^= (v >> (8 * i)) & 0xFF;
+		plan.hash *= 1099511628211ull;
+	}
+}
+
+/* Records one call. Results that vary from run to run for reasons outside
+ * the plan (descriptor numbers, process ids) stay out of the hash; for
+ * transfers the byte count goes in, for other calls only success or errno. */
+static void record(enum call c, int fd, size_t size, struct decision d,
+		   long result, int err)
+{
+	struct log_entry *e = &plan.log[plan.calls % LOG_SIZE];
+
+	*e = (struct log_entry){plan.calls, c, fd, size, d, result, err};
+	plan.calls++;
+	if (d.kind != IPC_FAULT_PASS)
+		plan.injected++;
+	plan.last_was_eintr = d.kind == IPC_FAULT_ERRNO && d.value == EINTR;
+	if (d.kind == IPC_FAULT_ERRNO && d.value != EINTR && d.value != EAGAIN)
+		plan.hard_errno = (int)d.value;
+	hash_in((uint64_t)c);
+	hash_in((uint64_t)d.kind << 32 | (uint64_t)(uint32_t)d.value);
+	if (calls[c].transfer) {
+		hash_in(size);
+		hash_in((uint64_t)result);
+	} else {
+		hash_in(result < 0 ? (uint64_t)err : 0);
+	}
+	hash_in((uint64_t)(result < 0 ? err : 0));
+}
+
+uint64_t ipc_fault_calls(void) { return plan.calls; }
+uint64_t ipc_fault_injected(void) { return plan.injected; }
+int ipc_fault_last_hard_errno(void) { return plan.hard_errno; }
+uint64_t ipc_fault_log_hash(void) { return plan.hash; }
+
+static void describe(const struct decision *d, char *buf, size_t len)
+{
+	switch (d->kind) {
+	case IPC_FAULT_PASS: snprintf(buf, len, "pass"); break;
+	case IPC_FAULT_SHORT: snprintf(buf, len, "short %ld", d->value); break;
+	case IPC_FAULT_ERRNO: snprintf(buf, len, "fail %s", strerrorname_np((int)d->value)); break;
+	case IPC_FAULT_SIGNAL: snprintf(buf, len, "signal %ld", d->value); break;
+	}
+}
+
+void ipc_fault_log_print(FILE *out)
+{
+	uint64_t first = plan.calls > LOG_SIZE ? plan.calls - LOG_SIZE : 0;
+
+	fprintf(out, "fault seam: %" PRIu64 " calls, %" PRIu64 " faulted, log hash %016" PRIx64 "\n",
+		plan.calls, plan.injected, plan.hash);
+	for (uint64_t i = first; i < plan.calls; i++) {
+		const struct log_entry *e = &plan.log[i % LOG_SIZE];
+		char what[48];
+
+		describe(&e->d, what, sizeof what);
+		fprintf(out, "  #%-6" PRIu64 " %-15s fd %-3d size %-9zu %-14s -> %ld%s%s\n",
+			e->number, calls[e->call].name, e->fd, e->size, what, e->result,
+			e->result < 0 ? " " : "", e->result < 0 ? strerrorname_np(e->err) : "");
+	}
+}
+
+/* ---- the calls ----------------------------------------------------------- */
+
+/* Every wrapper: decide; a failure returns at once; a signal is raised
+ * before the call; the call runs (maybe shortened); the outcome is logged. */
+static struct decision begin(enum call c, size_t size)
+{
+	struct decision d = decide(c, size);
+
+	if (d.kind == IPC_FAULT_SIGNAL)
+		raise((int)d.value);
+	return d;
+}
+
+static long finish(enum call c, int fd, size_t size, struct decision d,
+		   long result)
+{
+	int err = errno;
+
+	record(c, fd, size, d, result, result < 0 ? err : 0);
+	errno = err;
+	return result;
+}
+
+static long failed(enum call c, int fd, size_t size, struct decision d)
+{
+	errno = (int)d.value;
+	return finish(c, fd, size, d, -1);
+}
+
+#define FAULTED(d) ((d).kind == IPC_FAULT_ERRNO)
+#define SHORTEN(d, size) ((d).kind == IPC_FAULT_SHORT ? (size_t)(d).value : (size))
+
+static size_t iov_total(const struct iovec *iov, size_t n)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
+/* Copies iov into out, cut to `limit` bytes; returns the entries used. */
+static int iov_cut(const struct iovec *iov, size_t n, size_t limit,
+		   struct iovec out[MAX_IOV])
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < n && i < MAX_IOV && limit > 0; i++) {
+		out[used] = iov[i];
+		if (out[used].iov_len > limit)
+			out[used].iov_len = limit;
+		limit -= out[used].iov_len;
+		used++;
+	}
+	return (int)used;
+}
+
+ssize_t sys_read(int fd, void *buf, size_t len)
+{
+	struct decision d = begin(C_READ, len);
+
+	if (FAULTED(d))
+		return failed(C_READ, fd, len, d);
+	return finish(C_READ, fd, len, d, read(fd, buf, SHORTEN(d, len)));
+}
+
+ssize_t sys_write(int fd, const void *buf, size_t len)
+{
+	struct decision d = begin(C_WRITE, len);
+
+	if (FAULTED(d))
+		return failed(C_WRITE, fd, len, d);
+	return finish(C_WRITE, fd, len, d, write(fd, buf, SHORTEN(d, len)));
+}
+
+ssize_t sys_writev(int fd, const struct iovec *iov, int n)
+{
+	size_t size = iov_total(iov, (size_t)n);
+	struct decision d = begin(C_WRITEV, size);
+	struct iovec cut[MAX_IOV];
+
+	if (FAULTED(d))
+		return failed(C_WRITEV, fd, size, d);
+	if (d.kind == IPC_FAULT_SHORT)
+		return finish(C_WRITEV, fd, size, d,
+			      writev(fd, cut, iov_cut(iov, (size_t)n, (size_t)d.value, cut)));
+	return finish(C_WRITEV, fd, size, d, writev(fd, iov, n));
+}
+
+ssize_t sys_recvmsg(int fd, struct msghdr *m, int flags)
+{
+	size_t size = iov_total(m->msg_iov, m->msg_iovlen);
+	struct decision d = begin(C_RECVMSG, size);
+	struct iovec cut[MAX_IOV];
+	struct msghdr shorter;
+	long r;
+
+	if (FAULTED(d))
+		return failed(C_RECVMSG, fd, size, d);
+	if (d.kind != IPC_FAULT_SHORT)
+		return finish(C_RECVMSG, fd, size, d, recvmsg(fd, m, flags));
+	shorter = *m;
+	shorter.msg_iov = cut;
+	shorter.msg_iovlen = (size_t)iov_cut(m->msg_iov, m->msg_iovlen, (size_t)d.value, cut);
+	r = recvmsg(fd, &shorter, flags);
+	m->msg_controllen = shorter.msg_controllen;
+	m->msg_flags = shorter.msg_flags;
+	m->msg_namelen = shorter.msg_namelen;
+	return finish(C_RECVMSG, fd, size, d, r);
+}
+
+ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	size_t size = iov_total(m->msg_iov, m->msg_iovlen);
+	struct decision d = begin(C_SENDMSG, size);
+	struct iovec cut[MAX_IOV];
+	struct msghdr shorter;
+
+	if (FAULTED(d))
+		return failed(C_SENDMSG, fd, size, d);
+	if (d.kind != IPC_FAULT_SHORT)
+		return finish(C_SENDMSG, fd, size, d, sendmsg(fd, m, flags));
+	shorter = *m;
+	shorter.msg_iov = cut;
+	shorter.msg_iovlen = (size_t)iov_cut(m->msg_iov, m->msg_iovlen, (size_t)d.value, cut);
+	return finish(C_SENDMSG, fd, size, d, sendmsg(fd, &shorter, flags));
+}
+
+/* Calls that move no bytes all have this shape. */
+#define PLAIN_CALL(c, fd, call)                                   \
+	do {                                                      \
+		struct decision d_ = begin((c), 0);               \
+		if (FAULTED(d_))                                  \
+			return failed((c), (fd), 0, d_);          \
+		return finish((c), (fd), 0, d_, (long)(call));    \
+	} while (0)
+
+int sys_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	PLAIN_CALL(C_POLL, n > 0 ? fds[0].fd : -1, poll(fds, n, ms));
+}
+
+int sys_open(const char *path, int flags, mode_t mode)
+{
+	PLAIN_CALL(C_OPEN, -1, open(path, flags, mode));
+}
+
+int sys_close(int fd) { PLAIN_CALL(C_CLOSE, fd, close(fd)); }
+int sys_pipe2(int fds[2], int flags) { PLAIN_CALL(C_PIPE2, -1, pipe2(fds, flags)); }
+int sys_mkfifo(const char *path, mode_t mode) { PLAIN_CALL(C_MKFIFO, -1, mkfifo(path, mode)); }
+int sys_unlink(const char *path) { PLAIN_CALL(C_UNLINK, -1, unlink(path)); }
+int sys_rmdir(const char *path) { PLAIN_CALL(C_RMDIR, -1, rmdir(path)); }
+int sys_socket(int domain, int type, int proto) { PLAIN_CALL(C_SOCKET, -1, socket(domain, type, proto)); }
+int sys_bind(int fd, const struct sockaddr *a, socklen_t n) { PLAIN_CALL(C_BIND, fd, bind(fd, a, n)); }
+int sys_listen(int fd, int backlog) { PLAIN_CALL(C_LISTEN, fd, listen(fd, backlog)); }
+
+int sys_accept4(int fd, struct sockaddr *a, socklen_t *n, int flags)
+{
+	PLAIN_CALL(C_ACCEPT4, fd, accept4(fd, a, n, flags));
+}
+
+int sys_connect(int fd, const struct sockaddr *a, socklen_t n)
+{
+	PLAIN_CALL(C_CONNECT, fd, connect(fd, a, n));
+}
+
+int sys_getsockopt(int fd, int lvl, int opt, void *v, socklen_t *n)
+{
+	PLAIN_CALL(C_GETSOCKOPT, fd, getsockopt(fd, lvl, opt, v, n));
+}
+
+int sys_setsockopt(int fd, int lvl, int opt, const void *v, socklen_t n)
+{
+	PLAIN_CALL(C_SETSOCKOPT, fd, setsockopt(fd, lvl, opt, v, n));
+}
+
+int sys_getsockname(int fd, struct sockaddr *a, socklen_t *n)
+{
+	PLAIN_CALL(C_GETSOCKNAME, fd, getsockname(fd, a, n));
+}
+
+int sys_fcntl(int fd, int cmd, int arg) { PLAIN_CALL(C_FCNTL, fd, fcntl(fd, cmd, arg)); }
+int sys_fstat(int fd, struct stat *st) { PLAIN_CALL(C_FSTAT, fd, fstat(fd, st)); }
+pid_t sys_waitpid(pid_t pid, int *status, int options) { PLAIN_CALL(C_WAITPID, -1, waitpid(pid, status, options)); }
+int sys_kill(pid_t pid, int sig) { PLAIN_CALL(C_KILL, -1, kill(pid, sig)); }
+
+int sys_sigpending(sigset_t *set) { PLAIN_CALL(C_SIGPENDING, -1, sigpending(set)); }
+
+int sys_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+	PLAIN_CALL(C_SIGTIMEDWAIT, -1, sigtimedwait(set, info, timeout));
+}
+
+char *sys_mkdtemp(char *tmpl)
+{
+	struct decision d = begin(C_MKDTEMP, 0);
+	char *r;
+
+	if (FAULTED(d)) {
+		failed(C_MKDTEMP, -1, 0, d);
+		return NULL;
+	}
+	r = mkdtemp(tmpl);
+	finish(C_MKDTEMP, -1, 0, d, r == NULL ? -1 : 0);
+	return r;
+}
+
+/* These two return an error number instead of setting errno. */
+int sys_posix_spawnp(pid_t *pid, const char *file,
+		     const posix_spawn_file_actions_t *fa,
+		     const posix_spawnattr_t *attr, char *const argv[],
+		     char *const envp[])
+{
+	struct decision d = begin(C_SPAWN, 0);
+	int rc;
+
+	if (FAULTED(d)) {
+		failed(C_SPAWN, -1, 0, d);
+		return (int)d.value;
+	}
+	rc = posix_spawnp(pid, file, fa, attr, argv, envp);
+	errno = rc;
+	finish(C_SPAWN, -1, 0, d, rc == 0 ? 0 : -1);
+	return rc;
+}
+
+int sys_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct decision d = begin(C_SIGMASK, 0);
+	int rc = pthread_sigmask(how, set, old);
+
+	errno = rc;
+	finish(C_SIGMASK, -1, 0, d, rc == 0 ? 0 : -1);
+	return rc;
+}

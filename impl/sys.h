@@ -1,0 +1,80 @@
+/*
+ * The system-call seam (private to impl/): every system call impl/ makes is
+ * one of these. Built plain (IPC_SEAM undefined) they are the libc calls,
+ * inlined, at no cost. Built with IPC_SEAM (the ipc::seam library) they are
+ * defined in seam.c, where the process's fault plan decides each one (see
+ * include/ipc/fault.h).
+ */
+#ifndef IPC_SYS_H
+#define IPC_SYS_H
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define IPC_SYS_CALLS(X)                                                     \
+	X(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len))          \
+	X(ssize_t, write, (int fd, const void *buf, size_t len), (fd, buf, len))   \
+	X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n)) \
+	X(ssize_t, recvmsg, (int fd, struct msghdr *m, int flags), (fd, m, flags)) \
+	X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int flags),           \
+	  (fd, m, flags))                                                          \
+	X(int, poll, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms))         \
+	X(int, open, (const char *path, int flags, mode_t mode),                   \
+	  (path, flags, mode))                                                     \
+	X(int, close, (int fd), (fd))                                              \
+	X(int, pipe2, (int fds[2], int flags), (fds, flags))                       \
+	X(int, mkfifo, (const char *path, mode_t mode), (path, mode))              \
+	X(char *, mkdtemp, (char *tmpl), (tmpl))                                   \
+	X(int, unlink, (const char *path), (path))                                 \
+	X(int, rmdir, (const char *path), (path))                                  \
+	X(int, socket, (int domain, int type, int proto), (domain, type, proto))   \
+	X(int, bind, (int fd, const struct sockaddr *a, socklen_t n), (fd, a, n))  \
+	X(int, listen, (int fd, int backlog), (fd, backlog))                       \
+	X(int, accept4, (int fd, struct sockaddr *a, socklen_t *n, int flags),     \
+	  (fd, a, n, flags))                                                       \
+	X(int, connect, (int fd, const struct sockaddr *a, socklen_t n),           \
+	  (fd, a, n))                                                              \
+	X(int, getsockopt, (int fd, int lvl, int opt, void *v, socklen_t *n),      \
+	  (fd, lvl, opt, v, n))                                                    \
+	X(int, setsockopt, (int fd, int lvl, int opt, const void *v, socklen_t n), \
+	  (fd, lvl, opt, v, n))                                                    \
+	X(int, getsockname, (int fd, struct sockaddr *a, socklen_t *n), (fd, a, n)) \
+	X(int, fcntl, (int fd, int cmd, int arg), (fd, cmd, arg))                  \
+	X(int, fstat, (int fd, struct stat *st), (fd, st))                         \
+	X(int, posix_spawnp, (pid_t *pid, const char *file,                        \
+			      const posix_spawn_file_actions_t *fa,                \
+			      const posix_spawnattr_t *attr, char *const argv[],   \
+			      char *const envp[]),                                 \
+	  (pid, file, fa, attr, argv, envp))                                       \
+	X(pid_t, waitpid, (pid_t pid, int *status, int options),                   \
+	  (pid, status, options))                                                  \
+	X(int, kill, (pid_t pid, int sig), (pid, sig))                             \
+	X(int, pthread_sigmask, (int how, const sigset_t *set, sigset_t *old),     \
+	  (how, set, old))                                                         \
+	X(int, sigpending, (sigset_t *set), (set))                                 \
+	X(int, sigtimedwait, (const sigset_t *set, siginfo_t *info,                \
+			      const struct timespec *timeout),                     \
+	  (set, info, timeout))
+
+#ifdef IPC_SEAM
+#define IPC_SYS_DECLARE(ret, name, params, args) ret sys_##name params;
+IPC_SYS_CALLS(IPC_SYS_DECLARE)
+#undef IPC_SYS_DECLARE
+#else
+#include <pthread.h>
+#define IPC_SYS_INLINE(ret, name, params, args)                               \
+	static inline ret sys_##name params { return name args; }
+IPC_SYS_CALLS(IPC_SYS_INLINE)
+#undef IPC_SYS_INLINE
+#endif
+
+#endif
