@@ -51,6 +51,10 @@ static void build_stream(struct stream *s, struct outcome *want)
 
 /* ---- Ways of cutting ------------------------------------------------------- */
 
+/* Each decodes s with the given limits, and fails unless it gives want. */
+typedef void way_of_decoding(const struct stream *s, uint32_t max_frame,
+			     uint32_t max_message, const struct outcome *want);
+
 static void assert_same_under_every_two_piece_cut(const struct stream *s,
 						  uint32_t max_frame,
 						  uint32_t max_message,
@@ -144,54 +148,40 @@ static void clean_stream_decodes_as_built(void **state)
 	stream_free(&s);
 }
 
-static void clean_stream_same_under_every_cut(void **state)
+/* The clean stream, decoded one of the ways above. */
+static void assert_clean_stream_same(way_of_decoding *assert_same_way)
 {
 	struct stream s = { 0 };
 	struct outcome want;
 
-	(void)state;
 	build_stream(&s, &want);
-	assert_same_under_every_two_piece_cut(&s, FRAME_LIMIT,
-					      IPCF_DEFAULT_LIMIT, &want);
+	assert_same_way(&s, FRAME_LIMIT, IPCF_DEFAULT_LIMIT, &want);
 	outcome_free(&want);
 	stream_free(&s);
+}
+
+static void clean_stream_same_under_every_cut(void **state)
+{
+	(void)state;
+	assert_clean_stream_same(assert_same_under_every_two_piece_cut);
 }
 
 static void clean_stream_same_byte_by_byte(void **state)
 {
-	struct stream s = { 0 };
-	struct outcome want;
-
 	(void)state;
-	build_stream(&s, &want);
-	assert_same_byte_by_byte(&s, FRAME_LIMIT, IPCF_DEFAULT_LIMIT, &want);
-	outcome_free(&want);
-	stream_free(&s);
+	assert_clean_stream_same(assert_same_byte_by_byte);
 }
 
 static void clean_stream_same_in_random_pieces(void **state)
 {
-	struct stream s = { 0 };
-	struct outcome want;
-
 	(void)state;
-	build_stream(&s, &want);
-	assert_same_in_random_pieces(&s, FRAME_LIMIT, IPCF_DEFAULT_LIMIT,
-				     &want);
-	outcome_free(&want);
-	stream_free(&s);
+	assert_clean_stream_same(assert_same_in_random_pieces);
 }
 
 static void clean_stream_same_through_decode_all(void **state)
 {
-	struct stream s = { 0 };
-	struct outcome want;
-
 	(void)state;
-	build_stream(&s, &want);
-	assert_decode_all_agrees(&s, FRAME_LIMIT, IPCF_DEFAULT_LIMIT, &want);
-	outcome_free(&want);
-	stream_free(&s);
+	assert_clean_stream_same(assert_decode_all_agrees);
 }
 
 /* ---- Hostile variants ------------------------------------------------------ */

@@ -29,6 +29,33 @@ static void decode_stream(const struct stream *s, uint32_t max_frame,
 	decode_whole(s->data, s->len, max_frame, max_message, o);
 }
 
+/* As messages: the test leaves unchecked how many came before the fault. */
+#define ANY_COUNT SIZE_MAX
+
+/*
+ * Decodes the first len bytes of s in one piece with the given limits and
+ * checks the fault the decoder stops with and its offset (IPCF_OK and 0: the
+ * input ended on a message boundary), then, unless messages is ANY_COUNT, how
+ * many messages came before it. A macro, so that a failure names the line
+ * of the test.
+ */
+#define assert_prefix_decodes_to(s, len, max_frame, max_message, fault,        \
+				 offset, messages)                             \
+	do {                                                                   \
+		struct outcome got_;                                           \
+		decode_whole((s)->data, (len), (max_frame), (max_message),     \
+			     &got_);                                           \
+		assert_fault_at(&got_, (fault), (offset));                     \
+		if ((size_t)(messages) != ANY_COUNT)                           \
+			assert_int_equal(got_.count, (messages));              \
+		outcome_free(&got_);                                           \
+	} while (0)
+
+/* The same for the whole of s. */
+#define assert_decodes_to(s, max_frame, max_message, fault, offset, messages)  \
+	assert_prefix_decodes_to((s), (s)->len, (max_frame), (max_message),    \
+				 (fault), (offset), (messages))
+
 /* Three one-frame messages: types 1, 2, 3, seqs 1, 2, 3, 4..6 bytes. */
 static void put_three_messages(struct stream *s, size_t off[3])
 {
@@ -128,15 +155,11 @@ static void magic_fault_in_first_frame(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct stream s = { 0 };
-		struct outcome got;
 
 		stream_put_frame(&s, 0, 1, 1, payload_bytes(), 8);
 		for (size_t b = 0; b < 4; b++)
 			frame_set_byte(&s, 0, b, (uint8_t)bad[i][b]);
-		decode_stream(&s, LIMIT, LIMIT, &got);
-		assert_fault_at(&got, IPCF_FAULT_MAGIC, 0);
-		assert_int_equal(got.count, 0);
-		outcome_free(&got);
+		assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_MAGIC, 0, 0);
 		stream_free(&s);
 	}
 }
@@ -144,16 +167,12 @@ static void magic_fault_in_first_frame(void **state)
 static void magic_fault_in_third_frame(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	put_three_messages(&s, off);
 	frame_set_byte(&s, off[2], 1, 'X');
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_MAGIC, off[2]);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_MAGIC, off[2], 2);
 	stream_free(&s);
 }
 
@@ -165,15 +184,12 @@ static void version_fault_in_first_and_second_frame(void **state)
 	for (size_t i = 0; i < sizeof(bad); i++) {
 		for (size_t frame = 0; frame < 2; frame++) {
 			struct stream s = { 0 };
-			struct outcome got;
 			size_t off[3];
 
 			put_three_messages(&s, off);
 			frame_set_byte(&s, off[frame], 4, bad[i]);
-			decode_stream(&s, LIMIT, LIMIT, &got);
-			assert_fault_at(&got, IPCF_FAULT_VERSION, off[frame]);
-			assert_int_equal(got.count, frame);
-			outcome_free(&got);
+			assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_VERSION,
+					  off[frame], frame);
 			stream_free(&s);
 		}
 	}
@@ -186,12 +202,10 @@ static void flags_fault_for_each_reserved_bit(void **state)
 		for (int more = 0; more <= 1; more++) {
 			uint8_t flags = (uint8_t)(1u << bit | (unsigned)more);
 			struct stream s = { 0 };
-			struct outcome got;
 
 			stream_put_frame(&s, flags, 1, 1, payload_bytes(), 6);
-			decode_stream(&s, LIMIT, LIMIT, &got);
-			assert_fault_at(&got, IPCF_FAULT_FLAGS, 0);
-			outcome_free(&got);
+			assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_FLAGS, 0,
+					  ANY_COUNT);
 			stream_free(&s);
 		}
 	}
@@ -202,15 +216,11 @@ static void flags_fault_in_third_frame(void **state)
 	(void)state;
 	for (int bit = 1; bit <= 7; bit++) {
 		struct stream s = { 0 };
-		struct outcome got;
 		size_t off[3];
 
 		put_three_messages(&s, off);
 		frame_set_byte(&s, off[2], 5, (uint8_t)(1u << bit));
-		decode_stream(&s, LIMIT, LIMIT, &got);
-		assert_fault_at(&got, IPCF_FAULT_FLAGS, off[2]);
-		assert_int_equal(got.count, 2);
-		outcome_free(&got);
+		assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_FLAGS, off[2], 2);
 		stream_free(&s);
 	}
 }
@@ -220,28 +230,22 @@ static void flags_fault_in_third_frame(void **state)
 static void type_zero_in_first_frame(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 
 	(void)state;
 	stream_put_frame(&s, 0, 0, 1, payload_bytes(), 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TYPE, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TYPE, 0, ANY_COUNT);
 	stream_free(&s);
 }
 
 static void type_zero_in_continuing_fragment(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, payload_bytes(), 4);
 	second = stream_put_frame(&s, 0, 0, 2, payload_bytes(), 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TYPE, second);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TYPE, second, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -249,39 +253,29 @@ static void type_change_between_fragments(void **state)
 {
 	const uint8_t *p = payload_bytes();
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second, third;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, p, 4);
 	second = stream_put_frame(&s, 0, 10, 2, p, 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TYPE, second);
-	assert_int_equal(got.count, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TYPE, second, 0);
 	stream_free(&s);
 
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, p, 4);
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 2, p, 4);
 	third = stream_put_frame(&s, 0, 8, 3, p, 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TYPE, third);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TYPE, third, ANY_COUNT);
 	stream_free(&s);
 }
 
 static void type_may_change_between_messages(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 
 	(void)state;
 	stream_put_frame(&s, 0, 9, 1, payload_bytes(), 4);
 	stream_put_frame(&s, 0, 10, 2, payload_bytes(), 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_no_fault(&got);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_OK, 0, 2);
 	stream_free(&s);
 }
 
@@ -291,29 +285,20 @@ static void too_big_over_frame_limit(void **state)
 {
 	uint8_t *big = random_bytes(0x5EED0101, 101);
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	stream_put_frame(&s, 0, 1, 1, big, 100);
-	decode_stream(&s, 100, 1000, &got);
-	assert_no_fault(&got);
-	assert_int_equal(got.count, 1);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 1000, IPCF_OK, 0, 1);
 	stream_free(&s);
 
 	stream_put_frame(&s, 0, 1, 1, big, 101);
-	decode_stream(&s, 100, 1000, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 1000, IPCF_FAULT_TOO_BIG, 0, ANY_COUNT);
 	stream_free(&s);
 
 	put_three_messages(&s, off);
 	stream_put_frame(&s, 0, 1, 4, big, 101);
-	decode_stream(&s, 100, 1000, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, off[2] + 26);
-	assert_int_equal(got.count, 3);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 1000, IPCF_FAULT_TOO_BIG, off[2] + 26, 3);
 	stream_free(&s);
 	free(big);
 }
@@ -322,7 +307,6 @@ static void too_big_over_message_limit(void **state)
 {
 	uint8_t *big = random_bytes(0x5EED0102, 100);
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
@@ -331,24 +315,17 @@ static void too_big_over_message_limit(void **state)
 		stream_put_frame(&s, IPCF_FLAG_MORE, 1, (uint32_t)(2 * i), big, 100);
 		stream_put_frame(&s, 0, 1, (uint32_t)(2 * i + 1), big, 50);
 	}
-	decode_stream(&s, 100, 150, &got);
-	assert_no_fault(&got);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 150, IPCF_OK, 0, 2);
 	stream_free(&s);
 
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 0, big, 100);
 	second = stream_put_frame(&s, 0, 1, 1, big, 51);
-	decode_stream(&s, 100, 150, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, second);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 150, IPCF_FAULT_TOO_BIG, second, ANY_COUNT);
 	stream_free(&s);
 
 	/* one frame within the frame limit but over the message limit */
 	stream_put_frame(&s, 0, 1, 0, big, 51);
-	decode_stream(&s, 100, 50, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, 100, 50, IPCF_FAULT_TOO_BIG, 0, ANY_COUNT);
 	stream_free(&s);
 	free(big);
 }
@@ -477,14 +454,10 @@ static void crc_fault_from_corrupt_header_byte(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
 		struct stream s = { 0 };
-		struct outcome got;
 
 		stream_put_frame(&s, 0, 1, 1, payload_bytes(), 12);
 		s.data[corrupt[i]] ^= 0x01;
-		decode_stream(&s, LIMIT, LIMIT, &got);
-		assert_fault_at(&got, IPCF_FAULT_CRC, 0);
-		assert_int_equal(got.count, 0);
-		outcome_free(&got);
+		assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_CRC, 0, 0);
 		stream_free(&s);
 	}
 }
@@ -496,13 +469,10 @@ static void crc_fault_from_corrupt_payload_byte(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
 		struct stream s = { 0 };
-		struct outcome got;
 
 		stream_put_frame(&s, 0, 1, 1, payload_bytes(), 12);
 		s.data[IPCF_HEADER_SIZE + corrupt[i]] ^= 0x80;
-		decode_stream(&s, LIMIT, LIMIT, &got);
-		assert_fault_at(&got, IPCF_FAULT_CRC, 0);
-		outcome_free(&got);
+		assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_CRC, 0, ANY_COUNT);
 		stream_free(&s);
 	}
 }
@@ -510,16 +480,12 @@ static void crc_fault_from_corrupt_payload_byte(void **state)
 static void crc_fault_in_third_frame(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	put_three_messages(&s, off);
 	s.data[off[2] + IPCF_HEADER_SIZE + 5] ^= 0x10;
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_CRC, off[2]);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_CRC, off[2], 2);
 	stream_free(&s);
 }
 
@@ -528,15 +494,12 @@ static void crc_fault_in_third_frame(void **state)
 static void seq_gap_inside_a_message(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 5, payload_bytes(), 4);
 	second = stream_put_frame(&s, 0, 1, 7, payload_bytes(), 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_SEQ, second);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_SEQ, second, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -544,20 +507,14 @@ static void assert_second_seq(uint32_t first, uint32_t next,
 			      enum ipcf_fault want)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	stream_put_frame(&s, 0, 1, first, payload_bytes(), 4);
 	second = stream_put_frame(&s, 0, 2, next, payload_bytes(), 4);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	if (want == IPCF_OK) {
-		assert_no_fault(&got);
-		assert_int_equal(got.count, 2);
-	} else {
-		assert_fault_at(&got, want, second);
-		assert_int_equal(got.count, 1);
-	}
-	outcome_free(&got);
+	if (want == IPCF_OK)
+		assert_decodes_to(&s, LIMIT, LIMIT, IPCF_OK, 0, 2);
+	else
+		assert_decodes_to(&s, LIMIT, LIMIT, want, second, 1);
 	stream_free(&s);
 }
 
@@ -578,16 +535,12 @@ static void seq_continues_across_messages(void **state)
 static void seq_fault_in_third_frame(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	put_three_messages(&s, off);
 	frame_set_byte(&s, off[2], 11, 9);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_SEQ, off[2]);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_SEQ, off[2], 2);
 	stream_free(&s);
 }
 
@@ -608,41 +561,32 @@ static void three_stray_bytes_are_truncated_not_magic(void **state)
 static void truncated_inside_header(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	put_three_messages(&s, off);
-	decode_whole(s.data, off[2] + 10, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, off[2]);
-	assert_int_equal(got.count, 2);
-	outcome_free(&got);
-	decode_whole(s.data, 1, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, 0);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, off[2] + 10, LIMIT, LIMIT,
+				 IPCF_FAULT_TRUNCATED, off[2], 2);
+	assert_prefix_decodes_to(&s, 1, LIMIT, LIMIT, IPCF_FAULT_TRUNCATED, 0,
+				 ANY_COUNT);
 	stream_free(&s);
 }
 
 static void truncated_inside_payload(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t off[3];
 
 	(void)state;
 	put_three_messages(&s, off);
-	decode_whole(s.data, off[1] + IPCF_HEADER_SIZE + 2, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, off[1]);
-	assert_int_equal(got.count, 1);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, off[1] + IPCF_HEADER_SIZE + 2, LIMIT,
+				 LIMIT, IPCF_FAULT_TRUNCATED, off[1], 1);
 	/* header complete, not a payload byte yet */
-	decode_whole(s.data, off[1] + IPCF_HEADER_SIZE, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, off[1]);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, off[1] + IPCF_HEADER_SIZE, LIMIT, LIMIT,
+				 IPCF_FAULT_TRUNCATED, off[1], ANY_COUNT);
 	/* one payload byte short */
-	decode_whole(s.data, s.len - 1, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, off[2]);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, s.len - 1, LIMIT, LIMIT,
+				 IPCF_FAULT_TRUNCATED, off[2], ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -650,28 +594,22 @@ static void truncated_after_more_frame_at_input_length(void **state)
 {
 	const uint8_t *p = payload_bytes();
 	struct stream s = { 0 };
-	struct outcome got;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 1, p, 7);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, s.len);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TRUNCATED, s.len,
+			  ANY_COUNT);
 
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 2, NULL, 0);
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 3, p, 3);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, s.len);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TRUNCATED, s.len,
+			  ANY_COUNT);
 	stream_free(&s);
 
 	/* after a complete message */
 	stream_put_frame(&s, 0, 1, 1, p, 7);
 	stream_put_frame(&s, IPCF_FLAG_MORE, 2, 2, p, 7);
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, s.len);
-	assert_int_equal(got.count, 1);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, IPCF_FAULT_TRUNCATED, s.len, 1);
 	stream_free(&s);
 }
 
@@ -679,18 +617,16 @@ static void truncated_after_more_frame_at_input_length(void **state)
 static void truncated_inside_continuing_fragment(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 1, 1, payload_bytes(), 7);
 	second = stream_put_frame(&s, 0, 1, 2, payload_bytes(), 7);
-	decode_whole(s.data, second + 7, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, second);
-	outcome_free(&got);
-	decode_whole(s.data, second + IPCF_HEADER_SIZE + 3, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, second);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, second + 7, LIMIT, LIMIT,
+				 IPCF_FAULT_TRUNCATED, second, ANY_COUNT);
+	assert_prefix_decodes_to(&s, second + IPCF_HEADER_SIZE + 3, LIMIT,
+				 LIMIT, IPCF_FAULT_TRUNCATED, second,
+				 ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -701,14 +637,11 @@ static void assert_first_of_two(size_t i1, uint8_t v1, size_t i2, uint8_t v2,
 				enum ipcf_fault want)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 
 	stream_put_frame(&s, 0, 1, 1, payload_bytes(), 30);
 	frame_set_byte(&s, 0, i1, v1);
 	frame_set_byte(&s, 0, i2, v2);
-	decode_stream(&s, 20, LIMIT, &got);
-	assert_fault_at(&got, want, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, 20, LIMIT, want, 0, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -733,15 +666,13 @@ static void header_faults_before_crc(void **state)
 	for (size_t i = 0; i < sizeof(header_faults) / sizeof(header_faults[0]);
 	     i++) {
 		struct stream s = { 0 };
-		struct outcome got;
 
 		stream_put_frame(&s, 0, 1, 1, payload_bytes(), 10);
 		frame_set_byte(&s, 0, header_faults[i].index,
 			       header_faults[i].value);
 		s.data[IPCF_HEADER_SIZE + 3] ^= 0x01;
-		decode_stream(&s, LIMIT, LIMIT, &got);
-		assert_fault_at(&got, header_faults[i].fault, 0);
-		outcome_free(&got);
+		assert_decodes_to(&s, LIMIT, LIMIT, header_faults[i].fault, 0,
+				  ANY_COUNT);
 		stream_free(&s);
 	}
 }
@@ -749,14 +680,11 @@ static void header_faults_before_crc(void **state)
 static void too_big_before_crc(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 
 	(void)state;
 	stream_put_frame(&s, 0, 1, 1, payload_bytes(), 30);
 	s.data[IPCF_HEADER_SIZE] ^= 0x01;
-	decode_stream(&s, 29, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, 0);
-	outcome_free(&got);
+	assert_decodes_to(&s, 29, LIMIT, IPCF_FAULT_TOO_BIG, 0, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -765,15 +693,12 @@ static void too_big_before_crc(void **state)
 static void too_big_before_type_change(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, payload_bytes(), 20);
 	second = stream_put_frame(&s, 0, 10, 2, payload_bytes(), 20);
-	decode_stream(&s, 20, 30, &got);
-	assert_fault_at(&got, IPCF_FAULT_TOO_BIG, second);
-	outcome_free(&got);
+	assert_decodes_to(&s, 20, 30, IPCF_FAULT_TOO_BIG, second, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -782,16 +707,13 @@ static void assert_second_fragment(uint32_t seq, uint16_t type, int bad_crc,
 				   enum ipcf_fault want)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, payload_bytes(), 8);
 	second = stream_put_frame(&s, 0, type, seq, payload_bytes(), 8);
 	if (bad_crc)
 		s.data[second + IPCF_HEADER_SIZE + 7] ^= 0x40;
-	decode_stream(&s, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, want, second);
-	outcome_free(&got);
+	assert_decodes_to(&s, LIMIT, LIMIT, want, second, ANY_COUNT);
 	stream_free(&s);
 }
 
@@ -819,16 +741,14 @@ static void type_zero_of_continuing_fragment_before_payload_checks(void **state)
 static void truncation_hides_payload_faults(void **state)
 {
 	struct stream s = { 0 };
-	struct outcome got;
 	size_t second;
 
 	(void)state;
 	stream_put_frame(&s, IPCF_FLAG_MORE, 9, 1, payload_bytes(), 8);
 	second = stream_put_frame(&s, 0, 10, 3, payload_bytes(), 8);
 	s.data[second + IPCF_HEADER_SIZE] ^= 0x40;
-	decode_whole(s.data, s.len - 1, LIMIT, LIMIT, &got);
-	assert_fault_at(&got, IPCF_FAULT_TRUNCATED, second);
-	outcome_free(&got);
+	assert_prefix_decodes_to(&s, s.len - 1, LIMIT, LIMIT,
+				 IPCF_FAULT_TRUNCATED, second, ANY_COUNT);
 	stream_free(&s);
 }
 
