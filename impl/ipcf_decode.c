@@ -106,20 +106,25 @@ static enum ipcf_fault judge_frame(const struct ipcf_decoder *dec)
 }
 
 /*
- * Makes room for `need` message bytes. Growth doubles, for linear cost over
- * many small frames, but never past `judged`: the bytes that headers already
- * accepted allow. So a header that announces 16 MiB and sends 10 bytes
- * costs a few hundred bytes, not 16 MiB.
+ * Makes room for `need` message bytes. Growth doubles, so copying stays
+ * linear over a message of many frames, but a header's claim alone never
+ * buys memory: the capacity stays within twice the bytes that actually
+ * arrived, or what judged headers allow if that is more, and never past the
+ * message limit. A header that announces 16 MiB and sends 10 bytes costs a
+ * few hundred bytes, not 16 MiB.
  */
 static int reserve(struct ipcf_decoder *dec, size_t need, size_t judged)
 {
 	size_t cap = dec->buf_cap > 0 ? dec->buf_cap * 2 : 256;
+	size_t bound = 2 * need < dec->max_message ? 2 * need : dec->max_message;
 	uint8_t *buf;
 
 	if (need <= dec->buf_cap)
 		return 0;
-	if (cap > judged)
-		cap = judged;
+	if (bound < judged)
+		bound = judged;
+	if (cap > bound)
+		cap = bound;
 	if (cap < need)
 		cap = need;
 	buf = realloc(dec->buf, cap);
