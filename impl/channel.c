@@ -8,11 +8,17 @@
 #include "sys.h"
 
 extern const struct ipc_backend ipc_backend_pipe;
+extern const struct ipc_backend ipc_backend_fifo;
+extern const struct ipc_backend ipc_backend_tcp;
+extern const struct ipc_backend ipc_backend_unix_stream;
 
 /* One entry per backend: suites, fuzz targets, stress and benchmarks all
  * iterate over this table. */
 const struct ipc_backend *const ipc_backends[] = {
 	&ipc_backend_pipe,
+	&ipc_backend_fifo,
+	&ipc_backend_tcp,
+	&ipc_backend_unix_stream,
 	NULL,
 };
 

@@ -18,7 +18,9 @@ struct ipc_channel {
 	struct ipcf_decoder dec;
 	uint8_t *rbuf; /* bytes read and not yet decoded: rbuf[rpos..rlen) */
 	size_t rpos, rlen;
-	int send_broken;
+	/* IPC_OK, or what every later send answers after one stopped inside a
+	 * message: IPC_PEER_CLOSED if the peer went away, else IPC_BROKEN. */
+	enum ipc_status send_stopped;
 	int eof;
 	int err;
 	enum ipcf_fault fault;
@@ -81,6 +83,18 @@ int ipc_private_dir(char *out, size_t len);
 
 /* Closes a descriptor, keeping errno: for error paths. */
 void ipc_close_quietly(int fd);
+
+/* SIGPIPE blocked in this thread while writing to a pipe, so that a reader
+ * gone is EPIPE, not death. Restoring takes a SIGPIPE the writes raised
+ * (raised: one saw EPIPE) off the pending set, never one pending before the
+ * block, then unblocks it unless it was blocked before. */
+struct ipc_sigpipe_guard {
+	int active;
+	int was_pending;
+	int was_blocked;
+};
+void ipc_sigpipe_block(struct ipc_sigpipe_guard *g);
+void ipc_sigpipe_restore(struct ipc_sigpipe_guard *g, int raised);
 
 /* Parses "scheme:rest"; returns the backend for the scheme or NULL. */
 const struct ipc_backend *ipc_backend_for_address(const char *address,

@@ -31,7 +31,7 @@ enum call {
 	C_CLOSE, C_PIPE2, C_MKFIFO, C_MKDTEMP, C_UNLINK, C_RMDIR, C_SOCKET,
 	C_BIND, C_LISTEN, C_ACCEPT4, C_CONNECT, C_GETSOCKOPT, C_SETSOCKOPT,
 	C_GETSOCKNAME, C_FCNTL, C_FSTAT, C_SPAWN, C_WAITPID, C_KILL,
-	C_SIGMASK, C_SIGPENDING, C_SIGTIMEDWAIT,
+	C_SIGMASK, C_SIGPENDING, C_SIGTIMEDWAIT, C_LSTAT, C_GETPID, C_GETEUID,
 };
 
 static const struct call_info calls[] = {
@@ -58,6 +58,11 @@ static const struct call_info calls[] = {
 	[C_GETSOCKNAME] = {"getsockname", 0, {0}},
 	[C_FCNTL] = {"fcntl", 0, {0}},
 	[C_FSTAT] = {"fstat", 0, {0}},
+	/* lstat decides whether a listener removes its socket file: a cleanup
+	 * step, so it gets no errno either. */
+	[C_LSTAT] = {"lstat", 0, {0}},
+	[C_GETPID] = {"getpid", 0, {0}},
+	[C_GETEUID] = {"geteuid", 0, {0}},
 	[C_SPAWN] = {"posix_spawnp", 0, {ENOMEM}},
 	[C_WAITPID] = {"waitpid", 0, {EINTR}},
 	[C_KILL] = {"kill", 0, {0}},
@@ -501,6 +506,9 @@ int sys_getsockname(int fd, struct sockaddr *a, socklen_t *n)
 
 int sys_fcntl(int fd, int cmd, int arg) { PLAIN_CALL(C_FCNTL, fd, fcntl(fd, cmd, arg)); }
 int sys_fstat(int fd, struct stat *st) { PLAIN_CALL(C_FSTAT, fd, fstat(fd, st)); }
+int sys_lstat(const char *path, struct stat *st) { PLAIN_CALL(C_LSTAT, -1, lstat(path, st)); }
+pid_t sys_getpid(void) { PLAIN_CALL(C_GETPID, -1, getpid()); }
+uid_t sys_geteuid(void) { PLAIN_CALL(C_GETEUID, -1, geteuid()); }
 pid_t sys_waitpid(pid_t pid, int *status, int options) { PLAIN_CALL(C_WAITPID, -1, waitpid(pid, status, options)); }
 int sys_kill(pid_t pid, int sig) { PLAIN_CALL(C_KILL, -1, kill(pid, sig)); }
 

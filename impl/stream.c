@@ -230,14 +230,9 @@ static enum ipc_status write_all(struct ipc_channel *ch, struct iovec *iov,
 	return IPC_OK;
 }
 
-/* SIGPIPE blocked for the duration of a pipe write, so EPIPE is a status. */
-struct sigpipe_guard {
-	int active;
-	int was_pending;
-	int was_blocked;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
+/* SIGPIPE blocked for the duration of a pipe write, so EPIPE is a status
+ * (struct ipc_sigpipe_guard in channel_impl.h: the popen feeder shares it). */
+void ipc_sigpipe_block(struct ipc_sigpipe_guard *g)
 {
 	sigset_t pipe_set, old, pending;
 
@@ -253,7 +248,7 @@ static void sigpipe_block(struct sigpipe_guard *g)
 
 /* Takes our own SIGPIPE off the pending set (never one that was pending
  * before us), then restores the mask. */
-static void sigpipe_restore(struct sigpipe_guard *g, int raised)
+void ipc_sigpipe_restore(struct ipc_sigpipe_guard *g, int raised)
 {
 	sigset_t pipe_set;
 	const struct timespec zero = {0, 0};
@@ -295,7 +290,7 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 			 const void *data, size_t len, int timeout_ms)
 {
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
-	struct sigpipe_guard guard = {0};
+	struct ipc_sigpipe_guard guard = {0};
 	uint32_t first_seq;
 	size_t written = 0;
 	int saw_epipe = 0;
@@ -303,23 +298,24 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 
 	if (ch == NULL || ch->wfd < 0 || type == 0 || (data == NULL && len > 0))
 		return IPC_INVALID;
-	if (ch->send_broken)
-		return IPC_BROKEN;
+	if (ch->send_stopped != IPC_OK)
+		return ch->send_stopped;
 	if (len > ch->max_message)
 		return IPC_TOO_BIG;
 	if (!ch->is_socket)
-		sigpipe_block(&guard);
+		ipc_sigpipe_block(&guard);
 	first_seq = ch->enc.seq;
 	st = send_frames(ch, type, data, len, &d, &written, &saw_epipe);
 	if (!ch->is_socket)
-		sigpipe_restore(&guard, saw_epipe);
+		ipc_sigpipe_restore(&guard, saw_epipe);
 	if (st != IPC_OK) {
 		/* Nothing of the message went out: the stream is intact and the
 		 * frames' seqs were never seen. Otherwise it is cut mid-message. */
 		if (written == 0)
 			ch->enc.seq = first_seq;
 		else
-			ch->send_broken = 1;
+			ch->send_stopped = st == IPC_PEER_CLOSED ? IPC_PEER_CLOSED
+							   : IPC_BROKEN;
 	}
 	return st;
 }
@@ -346,6 +342,8 @@ static enum ipc_status decode_buffered(struct ipc_channel *ch,
 		if (st == IPCF_MESSAGE) {
 			const struct ipcf_message *m = ipcf_decoder_message(&ch->dec);
 			msg->type = m->type;
+			msg->seq = m->seq;
+			msg->frames = m->frames;
 			msg->length = m->length;
 			msg->data = m->data;
 			return IPC_OK;

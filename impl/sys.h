@@ -50,6 +50,9 @@
 	X(int, getsockname, (int fd, struct sockaddr *a, socklen_t *n), (fd, a, n)) \
 	X(int, fcntl, (int fd, int cmd, int arg), (fd, cmd, arg))                  \
 	X(int, fstat, (int fd, struct stat *st), (fd, st))                         \
+	X(int, lstat, (const char *path, struct stat *st), (path, st))             \
+	X(pid_t, getpid, (void), ())                                               \
+	X(uid_t, geteuid, (void), ())                                              \
 	X(int, posix_spawnp, (pid_t *pid, const char *file,                        \
 			      const posix_spawn_file_actions_t *fa,                \
 			      const posix_spawnattr_t *attr, char *const argv[],   \

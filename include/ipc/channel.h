@@ -38,7 +38,8 @@ enum ipc_status {
 	IPC_REFUSED,      /* the peer's credentials are not allowed, or no one
 			     listens at the address */
 	IPC_BROKEN,       /* an earlier send stopped inside a message (timeout or
-			     error): the stream is unusable; close the channel */
+			     error): the stream is unusable; close the channel.
+			     (If the peer was gone, sends say IPC_PEER_CLOSED.) */
 	IPC_SYSTEM,       /* a system call failed: see ipc_channel_errno() */
 	IPC_INVALID,      /* a bad argument: type 0, wrong direction, bad address */
 };
@@ -81,6 +82,8 @@ enum ipc_status ipc_channel_pair(const struct ipc_backend *backend,
 
 struct ipc_msg {
 	uint16_t type;
+	uint32_t seq;        /* seq of its first frame */
+	uint32_t frames;     /* how many frames carried it */
 	size_t length;
 	const uint8_t *data; /* valid until the next receive or close */
 };

@@ -1,0 +1,247 @@
+#include "mech_support.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
+static char tmpdir[PATH_MAX];
+static char outer_tmpdir[PATH_MAX]; /* $TMPDIR as the suite found it, or "" */
+static int outer_known;
+static size_t fds_before;
+
+/* Children not reaped yet: a test that fails half-way leaves them to the
+ * teardown, which kills them. */
+#define MAX_CHILDREN 32
+static pid_t children[MAX_CHILDREN];
+
+static void child_started(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] == 0) {
+			children[i] = pid;
+			return;
+		}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("more than %d children at once: raise MAX_CHILDREN", MAX_CHILDREN);
+}
+
+static void child_reaped(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static size_t kill_children(void)
+{
+	size_t killed = 0;
+
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] != 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+			killed++;
+		}
+	return killed;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+size_t mech_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (d == NULL)
+		fail_msg("cannot read directory %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+size_t mech_open_fds(void)
+{
+	return mech_dir_entries("/proc/self/fd");
+}
+
+const char *mech_tmpdir(void) { return tmpdir; }
+
+int mech_setup(void **state)
+{
+	(void)state;
+	if (!outer_known) {
+		const char *outer = getenv("TMPDIR");
+
+		snprintf(outer_tmpdir, sizeof outer_tmpdir, "%s",
+			 outer != NULL ? outer : "");
+		outer_known = 1;
+	}
+	if ((size_t)snprintf(tmpdir, sizeof tmpdir, "%s/ipch-mech-XXXXXX",
+			     outer_tmpdir[0] != '\0' ? outer_tmpdir : "/tmp") >=
+		    sizeof tmpdir ||
+	    mkdtemp(tmpdir) == NULL || setenv("TMPDIR", tmpdir, 1) != 0) {
+		fprintf(stderr, "setup: cannot make a private directory %s: %s\n",
+			tmpdir, strerror(errno));
+		return -1;
+	}
+	fds_before = mech_open_fds();
+	return 0;
+}
+
+int mech_teardown(void **state)
+{
+	size_t killed = kill_children();
+	size_t fds = mech_open_fds();
+	size_t left = mech_dir_entries(tmpdir);
+	int ok = fds == fds_before && left == 0 && killed == 0;
+
+	(void)state;
+	if (killed != 0)
+		fprintf(stderr, "teardown: %zu children still running: killed\n",
+			killed);
+	if (fds != fds_before)
+		fprintf(stderr, "teardown: %zu descriptors open, %zu before the test: "
+			"a descriptor leaked\n", fds, fds_before);
+	if (left != 0)
+		fprintf(stderr, "teardown: %zu entries left in %s: a file or "
+			"directory was not removed\n", left, tmpdir);
+	if (nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "teardown: cannot remove %s: %s\n", tmpdir,
+			strerror(errno));
+	if (outer_tmpdir[0] != '\0')
+		setenv("TMPDIR", outer_tmpdir, 1);
+	else
+		unsetenv("TMPDIR");
+	return ok ? 0 : -1;
+}
+
+int mech_slow(void)
+{
+#ifdef RUNNING_ON_VALGRIND
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return 0;
+#endif
+}
+
+unsigned mech_seconds(unsigned seconds)
+{
+	return mech_slow() ? seconds * 20 : seconds;
+}
+
+pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		alarm(mech_seconds(seconds));
+		_exit(fn(arg));
+	}
+	child_started(pid);
+	return pid;
+}
+
+void mech_reap(pid_t pid, unsigned seconds)
+{
+	struct timespec nap = {0, 5 * 1000 * 1000};
+	long waited_ms = 0, limit_ms = (long)mech_seconds(seconds) * 1000;
+	int status;
+	pid_t r;
+
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < limit_ms) {
+		nanosleep(&nap, NULL);
+		waited_ms += 5;
+	}
+	child_reaped(pid);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("child %d still running after %u s: killed", (int)pid,
+			 mech_seconds(seconds));
+	}
+	if (r < 0)
+		fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+	if (WIFSIGNALED(status))
+		fail_msg("child %d died of signal %d (%s)", (int)pid,
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("child %d failed its check number %d", (int)pid,
+			 WEXITSTATUS(status));
+}
+
+/* Eight bytes at a time, so that filling and checking 16 MiB stays cheap
+ * under valgrind. */
+static uint64_t pattern_word(uint64_t seed, size_t word)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + word;
+
+	x ^= x >> 33;
+	x *= 0xFF51AFD7ED558CCDull;
+	x ^= x >> 29;
+	return x;
+}
+
+uint8_t mech_byte(uint64_t seed, size_t index)
+{
+	return (uint8_t)(pattern_word(seed, index / 8) >> (8 * (index % 8)));
+}
+
+void mech_fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8);
+		for (size_t k = 0; k < 8; k++)
+			buf[i + k] = (uint8_t)(w >> (8 * k));
+	}
+	for (; i < len; i++)
+		buf[i] = mech_byte(seed, i);
+}
+
+size_t mech_check(const uint8_t *buf, size_t len, uint64_t seed)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w = pattern_word(seed, i / 8), got = 0;
+		for (size_t k = 0; k < 8; k++)
+			got |= (uint64_t)buf[i + k] << (8 * k);
+		if (got != w)
+			break;
+	}
+	for (; i < len; i++)
+		if (buf[i] != mech_byte(seed, i))
+			return i;
+	return len;
+}

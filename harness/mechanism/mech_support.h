@@ -1,0 +1,69 @@
+/*
+ * What the mechanism suites share: a per-test check that nothing leaks (no
+ * descriptor, no file left in a private $TMPDIR), forked children that
+ * cannot hang a test, and deterministic payloads.
+ */
+#ifndef IPCH_MECH_SUPPORT_H
+#define IPCH_MECH_SUPPORT_H
+
+/* cmocka.h needs these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sys/types.h>
+
+#include "ipc/channel.h"
+
+/*
+ * Per-test setup and teardown, for cmocka_unit_test_setup_teardown: setup
+ * points $TMPDIR at a fresh empty directory (so ipc_private_dir works
+ * inside it) and counts the open descriptors; teardown fails the test if a
+ * descriptor more is open or anything is left in that directory, then
+ * removes it. mech_tmpdir() is its path during the test.
+ */
+int mech_setup(void **state);
+int mech_teardown(void **state);
+const char *mech_tmpdir(void);
+/* Entries in a directory (0 for an empty one); fails the test if it cannot
+ * be read. */
+size_t mech_dir_entries(const char *dir);
+size_t mech_open_fds(void);
+
+/* 1 under valgrind: suites shrink their big cases and stretch timeouts. */
+int mech_slow(void);
+/* Seconds scaled for valgrind. */
+unsigned mech_seconds(unsigned seconds);
+
+/*
+ * Runs fn(arg) in a child whose exit status is fn's return value; an alarm
+ * kills the child after `seconds` (scaled) so a hang is a failure. The
+ * child never returns into cmocka.
+ */
+pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds);
+/* Waits for the child up to `seconds` (scaled), killing it after that;
+ * fails the test unless it exited with status 0. */
+void mech_reap(pid_t pid, unsigned seconds);
+
+/* Deterministic bytes: the same (seed, index) always gives the same byte. */
+uint8_t mech_byte(uint64_t seed, size_t index);
+void mech_fill(uint8_t *buf, size_t len, uint64_t seed);
+/* Index of the first byte that differs from mech_fill's, or len. */
+size_t mech_check(const uint8_t *buf, size_t len, uint64_t seed);
+
+/* Fails the test with the status name, errno and where, unless st == want. */
+#define assert_status(st, want)                                              \
+	do {                                                                 \
+		enum ipc_status st_ = (st), want_ = (want);                  \
+		if (st_ != want_)                                            \
+			fail_msg("status '%s' (errno %d %s), wanted '%s'",  \
+				 ipc_status_name(st_), errno,                \
+				 strerrorname_np(errno) != NULL              \
+					 ? strerrorname_np(errno)            \
+					 : "-",                              \
+				 ipc_status_name(want_));                    \
+	} while (0)
+
+#endif
