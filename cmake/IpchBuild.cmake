@@ -80,3 +80,24 @@ function(ipch_add_test)
   add_test(NAME ${T_NAME} COMMAND ${wrapper} ${exe} ${T_COMMAND})
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${timeout} LABELS "${T_LABELS}")
 endfunction()
+
+# ipch_backend_names(<var>): the names of the channel backends, read from the
+# ipc_backends[] table in impl/channel.c, so that adding a backend there is
+# all it takes for per-backend tests to include it. A backend's object is
+# ipc_backend_<name with '-' as '_'>; the conformance.table test checks that
+# rule against the names the table itself gives.
+function(ipch_backend_names out)
+  set(table ${PROJECT_SOURCE_DIR}/impl/channel.c)
+  set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${table})
+  file(STRINGS ${table} entries REGEX "^[ \t]*&ipc_backend_[a-z0-9_]+,")
+  set(names "")
+  foreach(entry IN LISTS entries)
+    string(REGEX REPLACE "^[ \t]*&ipc_backend_([a-z0-9_]+),.*" "\\1" id "${entry}")
+    string(REPLACE "_" "-" name "${id}")
+    list(APPEND names ${name})
+  endforeach()
+  if(NOT names)
+    message(FATAL_ERROR "found no backend in the ipc_backends[] table of ${table}")
+  endif()
+  set(${out} ${names} PARENT_SCOPE)
+endfunction()
