@@ -31,6 +31,11 @@ The arguments go unchanged to harness/ipch-frame of the default preset, which
 is rebuilt first when it is older than impl/, include/ or harness/.
 Its options: ipch frame encode --help"""
 
+CHAN_COMMANDS = {
+    "send": "send files as messages over a channel (fifo:, unix:, tcp:)",
+    "recv": "receive messages from a channel and print one JSON line each",
+}
+
 
 def positive_int(text):
     try:
@@ -119,6 +124,11 @@ def build_parser():
                     help="passed to ipch-frame unchanged")
     fr.set_defaults(run=lambda args: tools.frame(args.mode, args.arguments))
 
+    # Listed for `ipch --help` only: main() hands every argument of these to
+    # harness/ipch-chan (rebuilt first when stale), which has its own --help.
+    for direction, summary in CHAN_COMMANDS.items():
+        commands.add_parser(direction, help=summary, add_help=False)
+
     seeds = commands.add_parser(
         "seeds", help="regenerate the committed seed corpora",
         description="Build the default preset's fuzz-seeds and run it to rewrite "
@@ -154,6 +164,9 @@ def main(argv):
         if command == "frame" and len(argv) > 1 and argv[1] in FRAME_MODES:
             # Everything after the mode is ipch-frame's, '--' and --help included.
             return tools.frame(argv[1], argv[2:])
+        if command in CHAN_COMMANDS:
+            # Everything after the command is ipch-chan's, --help included.
+            return tools.chan(command, argv[1:])
         ours, extra = split_passthrough(argv)
         parser, subparsers = build_parser()
         args, unknown = parser.parse_known_args(ours)

@@ -1,4 +1,4 @@
-"""ipch test, ipch frame, ipch seeds and ipch bench."""
+"""ipch test, ipch frame, ipch send, ipch recv, ipch seeds and ipch bench."""
 
 import hashlib
 import os
@@ -10,7 +10,7 @@ from .errors import Failure
 TEST_TIMEOUT = 5400
 SEEDS_TIMEOUT = 300
 BENCH_TIMEOUT = 900
-FRAME_SOURCES = ("impl", "include", "harness")
+TOOL_SOURCES = ("impl", "include", "harness")
 
 
 def test(args):
@@ -24,25 +24,34 @@ def test(args):
 
 
 def frame(mode, arguments):
-    """Hand the terminal over to ipch-frame, building it first if it is stale."""
+    exec_tool("ipch-frame", [mode] + arguments)
+
+
+def chan(direction, arguments):
+    exec_tool("ipch-chan", [direction] + arguments)
+
+
+def exec_tool(target, arguments):
+    """Hand the terminal over to harness/<target> of the default preset,
+    building it first if it is stale."""
     build = project.Build("default")
-    binary = build.dir / "harness" / "ipch-frame"
-    if frame_is_stale(binary):
-        build.build(["ipch-frame"])
+    binary = build.dir / "harness" / target
+    if tool_is_stale(binary):
+        build.build([target])
         # Up to date now even if make had nothing to relink: mark it so, or
         # an edit that does not affect it would bring this build back each time.
         os.utime(binary)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(binary, [str(binary), mode] + arguments)
+    os.execv(binary, [str(binary)] + arguments)
 
 
-def frame_is_stale(binary):
+def tool_is_stale(binary):
     try:
         built = binary.stat().st_mtime
     except FileNotFoundError:
         return True
-    for top in FRAME_SOURCES:
+    for top in TOOL_SOURCES:
         for directory, _, files in os.walk(project.REPO / top):
             for name in files:
                 if os.stat(os.path.join(directory, name)).st_mtime > built:
