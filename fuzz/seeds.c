@@ -9,8 +9,10 @@
  *
  * Every stream target gets valid streams (one message, fragments, 0 bytes,
  * seq wrap, several types, limits met exactly) and one hostile stream per
- * fault of the spec, built with ipcf_header_pack. The formats are those in
- * the top comment of each fuzz/<target>.c.
+ * fault of the spec, built with ipcf_header_pack. Every channel target gets
+ * the same scripts (sizes 0 to 64 KiB + 1 and more, multi-frame, refused)
+ * under fault plans of each kind. The formats are those in the top comment
+ * of each fuzz/<target>.c (fuzz/channel_driver.c for the channel targets).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +21,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "channel_driver.h"
 #include "fuzz_common.h"
 
 #define SEED_MAX 4096u
-#define MAX_SEEDS 128u
+#define MAX_SEEDS 256u
 
 struct buf {
 	uint8_t data[SEED_MAX];
@@ -41,6 +44,7 @@ static const char *prog = "fuzz-seeds";
 
 static const char *const targets[] = {
 	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
+	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
 };
 
 static _Noreturn void fail(const char *what, const char *detail)
@@ -427,6 +431,165 @@ static void crc_seeds(void)
 	crc_seed("frame-header", 16, 0, hdr, 16);
 }
 
+/* ---- the channel targets ------------------------------------------------- */
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+struct chan_msg {
+	uint16_t type;
+	uint16_t size; /* the size field: a length, or CHF_SIZE_* bits */
+	uint8_t pattern;
+};
+
+/* The options byte for two values of the driver's limit tables. */
+static uint8_t chan_options(uint32_t frame, uint32_t limit, uint8_t flags)
+{
+	int f = -1, m = -1;
+
+	for (size_t i = 0; i < COUNT(chf_frame_limits); i++)
+		if (chf_frame_limits[i] == frame)
+			f = (int)i;
+	for (size_t i = 0; i < COUNT(chf_message_limits); i++)
+		if (chf_message_limits[i] == limit)
+			m = (int)i;
+	if (f < 0 || m < 0)
+		fail("a channel seed asks for limits outside the tables",
+		     "pick values from chf_frame_limits and chf_message_limits"
+		     " in fuzz/channel_driver.h");
+	return (uint8_t)(flags | f << CHF_FRAME_SHIFT | m << CHF_MESSAGE_SHIFT);
+}
+
+static void put_script(struct buf *b, uint8_t options, uint8_t backend_bits,
+		       const struct chan_msg *m, size_t n)
+{
+	b->len = 0;
+	put_u8(b, options);
+	put_u8(b, (uint8_t)(backend_bits | n));
+	for (size_t i = 0; i < n; i++) {
+		put_be16(b, m[i].type);
+		put_be16(b, m[i].size);
+		put_u8(b, m[i].pattern);
+	}
+}
+
+static void put_repeated(struct buf *b, const uint8_t *unit, size_t len,
+			 size_t times)
+{
+	for (size_t i = 0; i < times; i++)
+		put(b, unit, len);
+}
+
+/* 0 and 1 byte, PIPE_BUF and one over, a few KiB: one frame each. */
+static const struct chan_msg chan_sizes[] = {
+	{ 1, 0, 0x00 }, { 2, 1, 0x11 }, { 3, 4096, 0x22 },
+	{ 0xFFFF, 4097, 0x33 }, { 0x7FFF, 3000, 0x44 }, { 5, 12000, 0x55 },
+};
+
+/* Exactly one frame, one byte over, several, and the frame cap. */
+static const struct chan_msg chan_fragments[] = {
+	{ 9, 255, 0x01 }, { 9, 256, 0x02 }, { 10, 1000, 0x03 },
+	{ 11, 0, 0x04 }, { 12, 16383, 0x05 },
+};
+
+/* Type 0 and over the limit are refused; the stream goes on. */
+static const struct chan_msg chan_refused[] = {
+	{ 0, 10, 0x06 }, { 1, 4097, 0x07 }, { 2, 4096, 0x08 }, { 3, 1, 0x09 },
+};
+
+/* 64 KiB, 64 KiB + 1 and the largest: a pipe's default frame limit and
+ * the receiver's reads are 64 KiB. */
+static const struct chan_msg chan_large[] = {
+	{ 0x4242, CHF_SIZE_LARGE | 8192, 0x0A },
+	{ 0x4243, CHF_SIZE_LARGE | 8193, 0x0B },
+	{ 0x4244, CHF_SIZE_LARGE | CHF_SIZE_LENGTH, 0x0C },
+};
+
+static const struct chan_msg chan_batch[] = {
+	{ 1, 10, 0x10 }, { 2, 4000, 0x20 }, { 3, 0, 0x30 }, { 4, 20000, 0x40 },
+	{ 5, 16383, 0x50 }, { 6, 1, 0x60 }, { 7, 9000, 0x70 }, { 8, 300, 0x80 },
+};
+
+/* Both ways on a duplex backend (one way on the others). */
+static const struct chan_msg chan_both_ways[] = {
+	{ 1, 100, 0x01 }, { 2, CHF_SIZE_REVERSE | 200, 0x02 },
+	{ 3, CHF_SIZE_REVERSE | 0, 0x03 }, { 4, 4096, 0x04 },
+	{ 5, CHF_SIZE_REVERSE | 5000, 0x05 },
+};
+
+/* Plans, by what they do to every call that takes them (fault.h). */
+static const uint8_t plan_short_8[] = { 0xA7 };      /* transfers of 8 */
+static const uint8_t plan_short_1[] = { 0xA0 };      /* transfers of 1 */
+static const uint8_t plan_eintr[] = { 0xC0 };        /* EINTR where it fits */
+static const uint8_t plan_eagain[] = { 0xC1, 0x00 }; /* EAGAIN, then pass */
+static const uint8_t plan_signals[] = { 0xE0, 0x00, 0xE1, 0x00 };
+static const uint8_t plan_mixed[] = { 0xA3, 0xE1, 0xC0, 0x00, 0xC1, 0x00 };
+/* write, writev, sendmsg: EPIPE (index 2 of their errnos). */
+static const uint8_t plan_epipe[] = { 0xC2 };
+/* A send's write: EAGAIN; its poll: ENOMEM. */
+static const uint8_t plan_enomem[] = { 0xC1 };
+
+static void chan_seed(const char *target, const char *name, uint8_t options,
+		      uint8_t backend_bits, const struct chan_msg *m, size_t n,
+		      const uint8_t *plan, size_t plan_len, size_t times)
+{
+	struct buf b;
+
+	put_script(&b, options, backend_bits, m, n);
+	put_repeated(&b, plan, plan_len, times);
+	add(target, name, &b);
+}
+
+/* The seeds of one channel target; backend_bits are its CHF_ABSTRACT or
+ * CHF_IPV6 variant, if any. */
+static void channel_seeds(const char *t, uint8_t backend_bits)
+{
+	const uint8_t dflt = chan_options(65536, 0, 0);
+	const uint8_t f255 = chan_options(255, 0, 0);
+	const uint8_t f7 = chan_options(7, 0, 0);
+
+#define SEED(name, options, msgs, plan, times)                                 \
+	chan_seed(t, name, options, 0, msgs, COUNT(msgs), plan, COUNT(plan),   \
+		  times)
+#define CLEAN(name, options, msgs)                                             \
+	chan_seed(t, name, options, 0, msgs, COUNT(msgs), NULL, 0, 0)
+
+	CLEAN("sizes", dflt, chan_sizes);
+	CLEAN("fragments-255", f255, chan_fragments);
+	CLEAN("fragments-7", f7, chan_fragments);
+	CLEAN("refused", chan_options(65536, 4096, 0), chan_refused);
+	CLEAN("large", dflt, chan_large);
+	CLEAN("large-32k-frames", chan_options(32768, 0, 0), chan_large);
+	CLEAN("batch", chan_options(4097, 0, CHF_BATCH), chan_batch);
+	CLEAN("both-ways", dflt, chan_both_ways);
+	CLEAN("both-ways-batch", chan_options(4096, 0, CHF_BATCH),
+	      chan_both_ways);
+	CLEAN("reader-gone", chan_options(255, 0, CHF_READER_GONE),
+	      chan_fragments);
+	SEED("short-8", dflt, chan_sizes, plan_short_8, 48);
+	SEED("short-1-fragments", f255, chan_fragments, plan_short_1, 64);
+	SEED("eintr", dflt, chan_sizes, plan_eintr, 48);
+	SEED("eintr-batch", chan_options(4097, 0, CHF_BATCH), chan_batch,
+	     plan_eintr, 64);
+	SEED("eagain", dflt, chan_sizes, plan_eagain, 32);
+	SEED("signals", f255, chan_fragments, plan_signals, 24);
+	SEED("signals-plan-first", chan_options(65536, 0, CHF_PLAN_FIRST),
+	     chan_sizes, plan_signals, 24);
+	SEED("mixed-both-ways", chan_options(16, 0, CHF_BATCH),
+	     chan_both_ways, plan_mixed, 40);
+	SEED("mixed-reader-gone", chan_options(7, 1, CHF_READER_GONE),
+	     chan_refused, plan_mixed, 40);
+	SEED("mixed-plan-first", chan_options(4096, 0, CHF_PLAN_FIRST),
+	     chan_large, plan_mixed, 40);
+	SEED("epipe", dflt, chan_sizes, plan_epipe, 8);
+	SEED("enomem", dflt, chan_sizes, plan_enomem, 8);
+	if (backend_bits != 0)
+		chan_seed(t, backend_bits == CHF_ABSTRACT ? "abstract" : "ipv6",
+			  dflt, backend_bits, chan_sizes, COUNT(chan_sizes),
+			  plan_mixed, COUNT(plan_mixed), 20);
+#undef SEED
+#undef CLEAN
+}
+
 /* ---- writing and checking ------------------------------------------------ */
 
 static void generate(void)
@@ -434,6 +597,10 @@ static void generate(void)
 	stream_seeds();
 	roundtrip_seeds();
 	crc_seeds();
+	channel_seeds("channel_pipe", 0);
+	channel_seeds("channel_fifo", 0);
+	channel_seeds("channel_unix_stream", CHF_ABSTRACT);
+	channel_seeds("channel_tcp", CHF_IPV6);
 }
 
 static char *path_of(const char *dir, const char *target, const char *name)

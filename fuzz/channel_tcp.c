@@ -1,0 +1,4 @@
+/* channel_tcp: the channel fuzz driver over TCP on loopback. */
+#include "channel_driver.h"
+
+const char channel_fuzz_backend[] = "tcp";
