@@ -134,11 +134,16 @@ class Build:
             yield
 
     def fuzz_targets(self):
-        """The target list the build writes; builds everything if it is missing."""
+        """The target list the build writes when it configures. A build
+        directory configured before fuzz/CMakeLists.txt last changed holds
+        an old list, so it is configured again first."""
         self.configure()
         listing = self.dir / "fuzz" / "targets.txt"
-        if not listing.exists():
-            self.build()
+        source = REPO / "fuzz" / "CMakeLists.txt"
+        if not listing.exists() or listing.stat().st_mtime < source.stat().st_mtime:
+            with self.locked():
+                procs.run(["cmake", self.dir], f"configuring preset {self.preset} again",
+                          CONFIGURE_TIMEOUT, stdout=self.stdout)
         try:
             lines = listing.read_text().split()
         except OSError as err:
