@@ -137,10 +137,12 @@ def build_parser():
 
     bn = commands.add_parser(
         "bench", help="run the benchmarks",
-        description="Build the default preset's bench-ipcf and run it: CRC-32C, "
-                    "encode and decode throughput for messages of 64 B to 16 MiB, "
-                    "each as a ratio to memcpy of the same bytes measured in the "
-                    "same run.")
+        description="Build the default preset's benchmarks and run them: "
+                    "bench-ipcf (CRC-32C, encode and decode throughput for "
+                    "messages of 64 B to 16 MiB, as ratios to memcpy of the same "
+                    "bytes) and bench-channels (every backend of the table, parent "
+                    "to child, as ratios to raw bytes through a pipe), each "
+                    "baseline measured in the same run.")
     bn.add_argument("--quick", action="store_true",
                     help="short rounds: a smoke run, not a measurement")
     bn.set_defaults(run=tools.bench)

@@ -106,6 +106,11 @@ def bench(args):
     """The benchmarks of the default (-O2) build; ratios, not timings, are
     what compare across machines."""
     build = project.Build("default")
-    build.build(["bench-ipcf"])
-    cmd = [build.dir / "bench" / "bench-ipcf"] + (["--quick"] if args.quick else [])
-    return procs.run(cmd, "running the codec benchmark", BENCH_TIMEOUT, check=False)
+    names = ["bench-ipcf", "bench-channels"]
+    build.build(names)
+    status = 0
+    for name in names:
+        cmd = [build.dir / "bench" / name] + (["--quick"] if args.quick else [])
+        status = status or procs.run(cmd, f"running {name}", BENCH_TIMEOUT, check=False)
+        print(flush=True)
+    return status
