@@ -96,26 +96,6 @@ static int remove_names(const char *path, const char *dir)
 	return failed ? -1 : 0;
 }
 
-static enum ipc_status give_ends(const struct ipc_opts *opts, int rfd, int wfd,
-				 struct ipc_channel **a, struct ipc_channel **b)
-{
-	*b = ipc_stream_new(&ipc_backend_fifo, opts, rfd, -1, 0);
-	if (*b == NULL) {
-		ipc_close_quietly(wfd);
-		return IPC_SYSTEM;
-	}
-	*a = ipc_stream_new(&ipc_backend_fifo, opts, -1, wfd, 0);
-	if (*a == NULL) {
-		int err = errno;
-
-		ipc_channel_close(*b);
-		*b = NULL;
-		errno = err;
-		return IPC_SYSTEM;
-	}
-	return IPC_OK;
-}
-
 /* Undoes a pair half made; path is NULL if the FIFO was not made. */
 static enum ipc_status pair_failed(int rfd, int wfd, const char *path,
 				   const char *dir)
@@ -158,7 +138,7 @@ static enum ipc_status fifo_pair(const struct ipc_opts *o,
 	    (wfd = open_fifo_checked(path, O_WRONLY)) < 0 ||
 	    remove_names(path, dir) != 0)
 		return pair_failed(rfd, wfd, path, dir);
-	return give_ends(&opts, rfd, wfd, a, b);
+	return ipc_stream_pair(&ipc_backend_fifo, &opts, -1, wfd, rfd, -1, 0, a, b);
 }
 
 /* ---- addresses ----------------------------------------------------------- */

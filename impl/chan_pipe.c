@@ -22,18 +22,8 @@ static enum ipc_status pipe_pair(const struct ipc_opts *o,
 		opts.max_frame = PIPE_FRAME_LIMIT;
 	if (sys_pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
 		return IPC_SYSTEM;
-	*a = ipc_stream_new(&ipc_backend_pipe, &opts, -1, fds[1], 0);
-	if (*a == NULL) {
-		ipc_close_quietly(fds[0]);
-		return IPC_SYSTEM;
-	}
-	*b = ipc_stream_new(&ipc_backend_pipe, &opts, fds[0], -1, 0);
-	if (*b == NULL) {
-		ipc_channel_close(*a);
-		*a = NULL;
-		return IPC_SYSTEM;
-	}
-	return IPC_OK;
+	return ipc_stream_pair(&ipc_backend_pipe, &opts, -1, fds[1], fds[0], -1, 0,
+			       a, b);
 }
 
 const struct ipc_backend ipc_backend_pipe = {

@@ -352,21 +352,7 @@ static enum ipc_status tcp_pair(const struct ipc_opts *o,
 
 	if (st != IPC_OK)
 		return st;
-	*b = tcp_channel(o, sfd);
-	if (*b == NULL) {
-		ipc_close_quietly(cfd);
-		return IPC_SYSTEM;
-	}
-	*a = tcp_channel(o, cfd);
-	if (*a == NULL) {
-		int err = errno;
-
-		ipc_channel_close(*b);
-		*b = NULL;
-		errno = err;
-		return IPC_SYSTEM;
-	}
-	return IPC_OK;
+	return ipc_stream_pair(&ipc_backend_tcp, o, cfd, cfd, sfd, sfd, 1, a, b);
 }
 
 /* ---- addresses ----------------------------------------------------------- */

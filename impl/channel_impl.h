@@ -60,6 +60,15 @@ struct ipc_channel *ipc_stream_new(const struct ipc_backend *b,
 				   const struct ipc_opts *o, int rfd, int wfd,
 				   int is_socket);
 
+/* Both ends of a pair over connected descriptors: *a over a_rfd/a_wfd, *b
+ * over b_rfd/b_wfd (-1 for a way an end lacks; a socket end gives its one
+ * descriptor twice). On failure every descriptor is closed, both ends are
+ * NULL and errno says why. */
+enum ipc_status ipc_stream_pair(const struct ipc_backend *be,
+				const struct ipc_opts *o, int a_rfd, int a_wfd,
+				int b_rfd, int b_wfd, int is_socket,
+				struct ipc_channel **a, struct ipc_channel **b);
+
 /* The frame limit a backend uses when the options give none. */
 uint32_t ipc_opts_max_message(const struct ipc_opts *o);
 uint32_t ipc_opts_max_frame(const struct ipc_opts *o, uint32_t backend_default);

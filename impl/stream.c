@@ -144,6 +144,31 @@ struct ipc_channel *ipc_stream_new(const struct ipc_backend *b,
 	return ch;
 }
 
+enum ipc_status ipc_stream_pair(const struct ipc_backend *be,
+				const struct ipc_opts *o, int a_rfd, int a_wfd,
+				int b_rfd, int b_wfd, int is_socket,
+				struct ipc_channel **a, struct ipc_channel **b)
+{
+	*a = NULL;
+	*b = ipc_stream_new(be, o, b_rfd, b_wfd, is_socket);
+	if (*b == NULL) {
+		ipc_close_quietly(a_rfd);
+		if (a_wfd != a_rfd)
+			ipc_close_quietly(a_wfd);
+		return IPC_SYSTEM;
+	}
+	*a = ipc_stream_new(be, o, a_rfd, a_wfd, is_socket);
+	if (*a == NULL) {
+		int err = errno;
+
+		ipc_channel_close(*b);
+		*b = NULL;
+		errno = err;
+		return IPC_SYSTEM;
+	}
+	return IPC_OK;
+}
+
 void ipc_channel_close(struct ipc_channel *ch)
 {
 	if (ch == NULL)
