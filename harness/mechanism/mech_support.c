@@ -245,3 +245,25 @@ size_t mech_check(const uint8_t *buf, size_t len, uint64_t seed)
 			return i;
 	return len;
 }
+
+void mech_send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
+		  uint64_t seed)
+{
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+
+	assert_non_null(buf);
+	mech_fill(buf, len, seed);
+	assert_status(ipc_send(ch, type, buf, len, MECH_LONG_MS), IPC_OK);
+	free(buf);
+}
+
+void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
+		      uint64_t seed)
+{
+	struct ipc_msg m;
+
+	assert_status(ipc_recv(ch, &m, MECH_LONG_MS), IPC_OK);
+	assert_int_equal(m.type, type);
+	assert_int_equal(m.length, len);
+	assert_int_equal(mech_check(m.data, m.length, seed), len);
+}

@@ -53,6 +53,14 @@ void mech_fill(uint8_t *buf, size_t len, uint64_t seed);
 /* Index of the first byte that differs from mech_fill's, or len. */
 size_t mech_check(const uint8_t *buf, size_t len, uint64_t seed);
 
+/* A message of len bytes of mech_fill(seed), sent with a long timeout; and
+ * the check that the next one received is exactly that. */
+#define MECH_LONG_MS 10000
+void mech_send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
+		  uint64_t seed);
+void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
+		      uint64_t seed);
+
 /* Fails the test with the status name, errno and where, unless st == want. */
 #define assert_status(st, want)                                              \
 	do {                                                                 \

@@ -44,28 +44,6 @@ static void fifo_address(const char *name, char *addr, size_t len,
 	snprintf(addr, len, "fifo:%s", path);
 }
 
-static void send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
-		    uint64_t seed)
-{
-	uint8_t *buf = malloc(len > 0 ? len : 1);
-
-	assert_non_null(buf);
-	mech_fill(buf, len, seed);
-	assert_status(ipc_send(ch, type, buf, len, LONG_MS), IPC_OK);
-	free(buf);
-}
-
-static void recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
-			uint64_t seed)
-{
-	struct ipc_msg m;
-
-	assert_status(ipc_recv(ch, &m, LONG_MS), IPC_OK);
-	assert_int_equal(m.type, type);
-	assert_int_equal(m.length, len);
-	assert_int_equal(mech_check(m.data, m.length, seed), len);
-}
-
 static int sigpipe_pending(void)
 {
 	sigset_t pending;
@@ -96,9 +74,9 @@ static void fifo_pair_carries_messages_then_end_of_stream(void **state)
 	assert_int_equal(ipc_channel_recv_fd(a), -1);
 	assert_int_equal(ipc_channel_send_fd(b), -1);
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-		send_ok(a, (uint16_t)(i + 1), sizes[i], i);
+		mech_send_ok(a, (uint16_t)(i + 1), sizes[i], i);
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-		recv_expect(b, (uint16_t)(i + 1), sizes[i], i);
+		mech_recv_expect(b, (uint16_t)(i + 1), sizes[i], i);
 	assert_status(ipc_recv(b, &m, 0), IPC_TIMEOUT);
 	assert_status(ipc_send(b, 1, "x", 1, 0), IPC_INVALID);
 	ipc_channel_close(a);
@@ -131,8 +109,8 @@ static void fifo_pair_leaves_nothing_on_disk(void **state)
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
 	assert_fifo_flags(ipc_channel_send_fd(a));
 	assert_fifo_flags(ipc_channel_recv_fd(b));
-	send_ok(a, 7, 100, 7);
-	recv_expect(b, 7, 100, 7);
+	mech_send_ok(a, 7, 100, 7);
+	mech_recv_expect(b, 7, 100, 7);
 	ipc_channel_close(b);
 	ipc_channel_close(a);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
@@ -172,7 +150,7 @@ static void fifo_pair_across_fork(void **state)
 	pid = mech_fork(child_reads_pair, &p, 30);
 	ipc_channel_close(p.b);
 	for (uint16_t i = 1; i <= 20; i++)
-		send_ok(p.a, i, 5000u * i, i);
+		mech_send_ok(p.a, i, 5000u * i, i);
 	ipc_channel_close(p.a);
 	mech_reap(pid, 30);
 }
@@ -188,7 +166,7 @@ static void fifo_default_frame_fits_pipe_buf(void **state)
 
 	(void)state;
 	assert_status(ipc_channel_pair(fifo(), NULL, &a, &b), IPC_OK);
-	send_ok(a, 3, len, 3);
+	mech_send_ok(a, 3, len, 3);
 	while (got < len + 3 * IPCF_HEADER_SIZE) {
 		ssize_t r = read(ipc_channel_recv_fd(b), raw + got, sizeof raw - got);
 		assert_true(r > 0);
@@ -233,7 +211,7 @@ static void fifo_full_send_times_out_then_breaks(void **state)
 	assert_true(sent > 0);
 	/* Nothing of that message went out: the next one goes through once
 	 * there is room. */
-	recv_expect(b, 1, 1000, 9);
+	mech_recv_expect(b, 1, 1000, 9);
 	assert_status(ipc_send(a, 2, buf, 1000, 0), IPC_OK);
 	/* More than the FIFO holds: some frames go, then time runs out. */
 	assert_status(ipc_send(a, 3, buf, big, 0), IPC_TIMEOUT);
@@ -241,8 +219,8 @@ static void fifo_full_send_times_out_then_breaks(void **state)
 	assert_status(ipc_send(a, 4, buf, 0, 0), IPC_BROKEN);
 	ipc_channel_close(a);
 	for (size_t i = 1; i < sent; i++)
-		recv_expect(b, 1, 1000, 9);
-	recv_expect(b, 2, 1000, 9);
+		mech_recv_expect(b, 1, 1000, 9);
+	mech_recv_expect(b, 2, 1000, 9);
 	assert_status(ipc_recv(b, &m, LONG_MS), IPC_CORRUPT);
 	assert_int_equal(ipc_channel_fault(b, &off), IPCF_FAULT_TRUNCATED);
 	ipc_channel_close(b);
@@ -307,19 +285,19 @@ static void fifo_connect_without_reader_is_no_reader(void **state)
 	fifo_address("served", addr, sizeof addr, path, sizeof path);
 	assert_status(ipc_listen(addr, NULL, &l), IPC_OK);
 	assert_status(ipc_connect(addr, NULL, &w, LONG_MS), IPC_OK);
-	send_ok(w, 1, 10, 1);
+	mech_send_ok(w, 1, 10, 1);
 	assert_status(ipc_accept(l, &r, LONG_MS), IPC_OK);
-	recv_expect(r, 1, 10, 1);
+	mech_recv_expect(r, 1, 10, 1);
 	ipc_channel_close(r);
 	assert_status(ipc_send(w, 1, "x", 1, LONG_MS), IPC_PEER_CLOSED);
 	ipc_channel_close(w);
 	assert_status(ipc_connect(addr, NULL, &w, LONG_MS), IPC_NO_READER);
 	assert_status(ipc_accept(l, &r, 0), IPC_TIMEOUT);
 	assert_status(ipc_connect(addr, NULL, &w, LONG_MS), IPC_OK);
-	send_ok(w, 2, 20, 2);
+	mech_send_ok(w, 2, 20, 2);
 	ipc_channel_close(w);
 	assert_status(ipc_accept(l, &r, LONG_MS), IPC_OK);
-	recv_expect(r, 2, 20, 2);
+	mech_recv_expect(r, 2, 20, 2);
 	assert_status(ipc_recv(r, &m, LONG_MS), IPC_PEER_CLOSED);
 	ipc_channel_close(r);
 	ipc_listener_close(l);
@@ -464,11 +442,11 @@ static void fifo_accept_waits_for_a_writer_that_sends(void **state)
 	assert_status(ipc_accept(l, &r, 30), IPC_TIMEOUT);
 
 	assert_status(ipc_connect(addr, NULL, &w, LONG_MS), IPC_OK);
-	send_ok(w, 5, 50, 5);
+	mech_send_ok(w, 5, 50, 5);
 	assert_status(ipc_accept(l, &r, LONG_MS), IPC_OK);
 	assert_string_equal(ipc_channel_backend(r), "fifo");
 	assert_int_equal(ipc_channel_send_fd(r), -1);
-	recv_expect(r, 5, 50, 5);
+	mech_recv_expect(r, 5, 50, 5);
 	assert_status(ipc_recv(r, &m, 0), IPC_TIMEOUT);
 	ipc_channel_close(w);
 	assert_status(ipc_recv(r, &m, LONG_MS), IPC_PEER_CLOSED);
@@ -490,9 +468,9 @@ static void fifo_end_of_stream_once_every_writer_closed(void **state)
 	assert_status(ipc_listen(addr, NULL, &l), IPC_OK);
 	assert_status(ipc_connect(addr, NULL, &w1, LONG_MS), IPC_OK);
 	assert_status(ipc_connect(addr, NULL, &w2, LONG_MS), IPC_OK);
-	send_ok(w1, 1, 300, 1);
+	mech_send_ok(w1, 1, 300, 1);
 	assert_status(ipc_accept(l, &r, LONG_MS), IPC_OK);
-	recv_expect(r, 1, 300, 1);
+	mech_recv_expect(r, 1, 300, 1);
 	ipc_channel_close(w1);
 	assert_status(ipc_recv(r, &m, 50), IPC_TIMEOUT);
 	ipc_channel_close(w2);
@@ -704,12 +682,12 @@ static void fifo_second_writer_is_a_seq_fault(void **state)
 	assert_status(ipc_listen(addr, NULL, &l), IPC_OK);
 	assert_status(ipc_connect(addr, NULL, &w1, LONG_MS), IPC_OK);
 	assert_status(ipc_connect(addr, NULL, &w2, LONG_MS), IPC_OK);
-	send_ok(w1, 1, 1, 1);
-	send_ok(w2, 2, 1, 2);
+	mech_send_ok(w1, 1, 1, 1);
+	mech_send_ok(w2, 2, 1, 2);
 	ipc_channel_close(w1);
 	ipc_channel_close(w2);
 	assert_status(ipc_accept(l, &r, LONG_MS), IPC_OK);
-	recv_expect(r, 1, 1, 1);
+	mech_recv_expect(r, 1, 1, 1);
 	assert_status(ipc_recv(r, &m, LONG_MS), IPC_CORRUPT);
 	assert_int_equal(ipc_channel_fault(r, &off), IPCF_FAULT_SEQ);
 	assert_int_equal(off, IPCF_HEADER_SIZE + 1);
@@ -805,7 +783,7 @@ static void fifo_frames_over_pipe_buf_mix_and_are_reported(void **state)
 	assert_int_equal(ioctl(ipc_channel_recv_fd(r), FIONREAD, &queued), 0);
 	assert_int_equal(queued, 0);
 	assert_status(ipc_connect(addr, NULL, &w, LONG_MS), IPC_OK);
-	send_ok(w, 2, 100, 2);
+	mech_send_ok(w, 2, 100, 2);
 	ipc_channel_close(w);
 	assert_int_equal(kill(pid, SIGCONT), 0);
 
@@ -851,8 +829,8 @@ static void pair_with_faults(size_t step, unsigned k)
 	err = errno;
 	ipc_fault_plan_clear();
 	if (st == IPC_OK) {
-		send_ok(a, 1, 10, 1);
-		recv_expect(b, 1, 10, 1);
+		mech_send_ok(a, 1, 10, 1);
+		mech_recv_expect(b, 1, 10, 1);
 	} else {
 		errno = err;
 		assert_status(st, IPC_SYSTEM);
@@ -932,10 +910,10 @@ static void fifo_pair_under_fault_patterns(void **state)
 	for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
 		ipc_fault_plan_pattern(patterns[i]);
 		assert_status(ipc_channel_pair(fifo(), NULL, &a, &b), IPC_OK);
-		send_ok(a, 1, 3 * PIPE_BUF, i);
-		send_ok(a, 2, 0, i);
-		recv_expect(b, 1, 3 * PIPE_BUF, i);
-		recv_expect(b, 2, 0, i);
+		mech_send_ok(a, 1, 3 * PIPE_BUF, i);
+		mech_send_ok(a, 2, 0, i);
+		mech_recv_expect(b, 1, 3 * PIPE_BUF, i);
+		mech_recv_expect(b, 2, 0, i);
 		ipc_channel_close(a);
 		assert_status(ipc_recv(b, &m, LONG_MS), IPC_PEER_CLOSED);
 		ipc_channel_close(b);

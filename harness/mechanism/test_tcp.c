@@ -33,38 +33,16 @@ static const struct ipc_backend *tcp(void)
 	return b;
 }
 
-static void send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
-		    uint64_t seed)
-{
-	uint8_t *buf = malloc(len > 0 ? len : 1);
-
-	assert_non_null(buf);
-	mech_fill(buf, len, seed);
-	assert_status(ipc_send(ch, type, buf, len, LONG_MS), IPC_OK);
-	free(buf);
-}
-
-static void recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
-			uint64_t seed)
-{
-	struct ipc_msg m;
-
-	assert_status(ipc_recv(ch, &m, LONG_MS), IPC_OK);
-	assert_int_equal(m.type, type);
-	assert_int_equal(m.length, len);
-	assert_int_equal(mech_check(m.data, m.length, seed), len);
-}
-
 /* Both ways, sizes from empty to more than a socket buffer holds. */
 static void exchange(struct ipc_channel *a, struct ipc_channel *b)
 {
 	static const size_t sizes[] = {0, 1, 1000, 300 * 1000};
 
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		send_ok(a, (uint16_t)(i + 1), sizes[i], i);
-		recv_expect(b, (uint16_t)(i + 1), sizes[i], i);
-		send_ok(b, (uint16_t)(i + 100), sizes[i], i + 100);
-		recv_expect(a, (uint16_t)(i + 100), sizes[i], i + 100);
+		mech_send_ok(a, (uint16_t)(i + 1), sizes[i], i);
+		mech_recv_expect(b, (uint16_t)(i + 1), sizes[i], i);
+		mech_send_ok(b, (uint16_t)(i + 100), sizes[i], i + 100);
+		mech_recv_expect(a, (uint16_t)(i + 100), sizes[i], i + 100);
 	}
 }
 
@@ -144,9 +122,9 @@ static void tcp_peer_gone_is_peer_closed(void **state)
 	(void)state;
 	signal(SIGPIPE, SIG_DFL);
 	assert_status(ipc_channel_pair(tcp(), NULL, &a, &b), IPC_OK);
-	send_ok(a, 1, 10, 1);
+	mech_send_ok(a, 1, 10, 1);
 	ipc_channel_close(a);
-	recv_expect(b, 1, 10, 1);
+	mech_recv_expect(b, 1, 10, 1);
 	assert_status(ipc_recv(b, &m, LONG_MS), IPC_PEER_CLOSED);
 	/* The first send may still go into the socket; the peer's reset then
 	 * makes a later one fail. */
@@ -219,8 +197,8 @@ static void tcp_listen_on_port_zero_gets_a_real_port(void **state)
 	snprintf(want, sizeof want, "tcp:localhost:%u", port);
 	assert_status(ipc_connect(want, NULL, &a, LONG_MS), IPC_OK);
 	assert_status(ipc_accept(l, &b, LONG_MS), IPC_OK);
-	send_ok(a, 9, 9, 9);
-	recv_expect(b, 9, 9, 9);
+	mech_send_ok(a, 9, 9, 9);
+	mech_recv_expect(b, 9, 9, 9);
 	ipc_channel_close(a);
 	ipc_channel_close(b);
 	ipc_listener_close(l);
@@ -458,8 +436,8 @@ static void pair_under_plan(void)
 
 	ipc_fault_plan_clear();
 	if (st == IPC_OK) {
-		send_ok(a, 1, 10, 1);
-		recv_expect(b, 1, 10, 1);
+		mech_send_ok(a, 1, 10, 1);
+		mech_recv_expect(b, 1, 10, 1);
 	} else {
 		errno = err;
 		assert_status(st, IPC_SYSTEM);
