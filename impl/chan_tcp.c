@@ -183,14 +183,6 @@ static int listen_socket(union tcp_addr *a)
 	return fd;
 }
 
-/* Sleeps a little (bounded by d) before a retry; errors only shorten it. */
-static void pause_briefly(const struct ipc_deadline *d)
-{
-	int ms = ipc_deadline_ms(d);
-
-	sys_poll(NULL, 0, ms < 0 || ms > 10 ? 10 : ms);
-}
-
 /* Starts connecting fd to *a: 0 when connected or under way, else -1. */
 static int start_connect(int fd, const union tcp_addr *a,
 			 const struct ipc_deadline *d)
@@ -208,7 +200,7 @@ static int start_connect(int fd, const union tcp_addr *a,
 		case EAGAIN: /* no local port free for now */
 			if (ipc_deadline_ms(d) == 0)
 				return -1;
-			pause_briefly(d);
+			ipc_pause_briefly(d);
 			continue;
 		default:
 			return -1;

@@ -417,14 +417,6 @@ enum ipc_status ipc_recv_fds(struct ipc_channel *ch, struct ipc_msg *msg,
 
 /* ---- connecting ---------------------------------------------------------- */
 
-/* Sleeps a little (bounded by d) before a retry; errors only shorten it. */
-static void pause_briefly(const struct ipc_deadline *d)
-{
-	int ms = ipc_deadline_ms(d);
-
-	sys_poll(NULL, 0, ms < 0 || ms > 10 ? 10 : ms);
-}
-
 /*
  * Connects fd to a by d. A full backlog is EAGAIN, and an AF_UNIX socket
  * has no connection under way to poll for, so it tries again shortly. On
@@ -447,7 +439,7 @@ static enum ipc_status connect_by(int fd, const struct unix_addr *a,
 				errno = ETIMEDOUT;
 				return IPC_TIMEOUT;
 			}
-			pause_briefly(d);
+			ipc_pause_briefly(d);
 			continue;
 		default:
 			return IPC_SYSTEM;

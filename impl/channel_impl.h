@@ -87,6 +87,10 @@ int ipc_deadline_ms(const struct ipc_deadline *d);
 enum ipc_status ipc_wait_fd(int fd, short events,
 			    const struct ipc_deadline *d, int *err);
 
+/* Sleeps up to 10 ms, never past d, before a retry (a full backlog, no
+ * free port); an error only shortens the sleep. */
+void ipc_pause_briefly(const struct ipc_deadline *d);
+
 /* A private directory (0700, mkdtemp under $TMPDIR or /tmp) into out. */
 int ipc_private_dir(char *out, size_t len);
 

@@ -79,6 +79,13 @@ enum ipc_status ipc_wait_fd(int fd, short events,
 	}
 }
 
+void ipc_pause_briefly(const struct ipc_deadline *d)
+{
+	int ms = ipc_deadline_ms(d);
+
+	sys_poll(NULL, 0, ms < 0 || ms > 10 ? 10 : ms);
+}
+
 int ipc_private_dir(char *out, size_t len)
 {
 	const char *tmp = getenv("TMPDIR");
