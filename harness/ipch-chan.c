@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "ipc/channel.h"
 
 #define EXIT_FAILED 1
@@ -203,34 +204,6 @@ static void hold_ending_signals(int hold)
 
 /* ---- options ------------------------------------------------------------- */
 
-/* Decimal, with an optional K/M/G (binary) suffix when sizes is set; lo..hi
- * or a usage error. */
-static uint64_t parse_number(const char *opt, const char *arg, uint64_t lo,
-			     uint64_t hi, int sizes)
-{
-	uint64_t scale = 1;
-	unsigned long long v;
-	char *end;
-
-	if (arg[0] < '0' || arg[0] > '9')
-		usage_error("%s: '%s' is not a number", opt, arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (sizes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'K': case 'k': scale = 1ull << 10; end++; break;
-		case 'M': case 'm': scale = 1ull << 20; end++; break;
-		case 'G': case 'g': scale = 1ull << 30; end++; break;
-		}
-	}
-	if (*end != '\0')
-		usage_error("%s: '%s' is not a number", opt, arg);
-	if (errno == ERANGE || v > hi / scale || v * scale < lo)
-		usage_error("%s: %s is out of range %" PRIu64 "..%" PRIu64, opt,
-			    arg, lo, hi);
-	return v * scale;
-}
-
 static int parse_timeout(const char *arg)
 {
 	char *end;
@@ -349,12 +322,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case OPT_TYPE:
 			only_for(o, 1, "--type");
-			o->type = (uint16_t)parse_number("--type", optarg, 1, 65535, 0);
+			o->type = (uint16_t)cli_parse_number("--type", optarg, 1, 65535, 0, usage_error);
 			o->have_type = 1;
 			break;
 		case OPT_MAX_MESSAGE:
-			o->max_message = (uint32_t)parse_number("--max-message", optarg,
-								1, IPCF_MAX_LIMIT, 1);
+			o->max_message = (uint32_t)cli_parse_number("--max-message", optarg,
+								1, IPCF_MAX_LIMIT, 1, usage_error);
 			break;
 		case OPT_LISTEN:
 			o->listen = 1;
@@ -365,7 +338,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_COUNT:
 			only_for(o, 0, "--count");
-			o->count = parse_number("--count", optarg, 1, UINT64_MAX >> 1, 0);
+			o->count = cli_parse_number("--count", optarg, 1, UINT64_MAX >> 1, 0, usage_error);
 			break;
 		case OPT_SAVE:
 			only_for(o, 0, "--save");
@@ -647,16 +620,6 @@ static void check_files(const struct options *o)
 	}
 }
 
-static ssize_t read_some(int fd, void *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = read(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
 struct payload {
 	uint8_t *data;
 	size_t len, cap;
@@ -685,7 +648,7 @@ static int read_all(const struct options *o, const char *file, int fd,
 
 		if (p->cap - p->len < READ_CHUNK && grow(p) != 0)
 			return complain("out of memory reading %s", file_name(file));
-		n = read_some(fd, p->data + p->len, p->cap - p->len);
+		n = cli_read_some(fd, p->data + p->len, p->cap - p->len);
 		if (n < 0)
 			return complain("reading %s: %s", file_name(file), strerror(errno));
 		if (n == 0)
@@ -777,21 +740,6 @@ static void prepare_save_dir(const struct options *o)
 		     "give a directory", o->save_dir);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int save_payload(const struct options *o, uint64_t n,
 			const struct ipc_msg *msg)
 {
@@ -806,7 +754,7 @@ static int save_payload(const struct options *o, uint64_t n,
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return complain("--save: cannot create %s: %s", path, strerror(errno));
-	failed = write_all(fd, msg->data, msg->length) != 0;
+	failed = cli_write_all(fd, msg->data, msg->length) != 0;
 	if (close(fd) != 0 || failed)
 		return complain("--save: writing %s: %s", path, strerror(errno));
 	return 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "ipc/ipcf.h"
 
 #define EXIT_FAULT 1
@@ -52,41 +53,6 @@ static void usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\n(see 'ipch frame --help')\n", stderr);
 	exit(EXIT_USAGE);
-}
-
-/* Decimal or 0x-hex, with an optional K/M/G (binary) suffix when allowed;
- * anything else, or a value outside lo..hi, is a usage error. */
-static uint64_t parse_number(const char *opt, const char *arg, uint64_t lo,
-			     uint64_t hi, int sizes)
-{
-	const char *digits = arg;
-	int base = 10;
-	char *end;
-	unsigned long long v;
-	uint64_t scale = 1;
-
-	if (arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X')) {
-		digits = arg + 2;
-		base = 16;
-	}
-	if (*digits == '\0' || *digits == '-' || *digits == '+' ||
-	    *digits == ' ')
-		usage_error("%s: '%s' is not a number", opt, arg);
-	errno = 0;
-	v = strtoull(digits, &end, base);
-	if (sizes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'K': case 'k': scale = 1ull << 10; end++; break;
-		case 'M': case 'm': scale = 1ull << 20; end++; break;
-		case 'G': case 'g': scale = 1ull << 30; end++; break;
-		}
-	}
-	if (*end != '\0')
-		usage_error("%s: '%s' is not a number", opt, arg);
-	if (errno == ERANGE || v > hi / scale || v * scale < lo)
-		usage_error("%s: %s is out of range %" PRIu64 "..%" PRIu64,
-			    opt, arg, lo, hi);
-	return v * scale;
 }
 
 struct options {
@@ -128,17 +94,17 @@ static void parse_options(int argc, char **argv, int encoding,
 				usage_error("decode takes no --%s: it reads type and seq from the stream",
 					    c == OPT_TYPE ? "type" : "seq");
 			if (c == OPT_TYPE) {
-				o->type = (uint16_t)parse_number("--type", optarg, 1, 65535, 0);
+				o->type = (uint16_t)cli_parse_number("--type", optarg, 1, 65535, 0, usage_error);
 				o->have_type = 1;
 			} else {
-				o->seq = (uint32_t)parse_number("--seq", optarg, 0, UINT32_MAX, 0);
+				o->seq = (uint32_t)cli_parse_number("--seq", optarg, 0, UINT32_MAX, 0, usage_error);
 			}
 			break;
 		case OPT_MAX_FRAME:
-			o->max_frame = (uint32_t)parse_number("--max-frame", optarg, 0, IPCF_MAX_LIMIT, 1);
+			o->max_frame = (uint32_t)cli_parse_number("--max-frame", optarg, 0, IPCF_MAX_LIMIT, 1, usage_error);
 			break;
 		case OPT_MAX_MESSAGE:
-			o->max_message = (uint32_t)parse_number("--max-message", optarg, 0, IPCF_MAX_LIMIT, 1);
+			o->max_message = (uint32_t)cli_parse_number("--max-message", optarg, 0, IPCF_MAX_LIMIT, 1, usage_error);
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -179,33 +145,6 @@ static int open_input(const struct options *o)
 	return fd;
 }
 
-static ssize_t read_some(int fd, void *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = read(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void die_read(const struct options *o)
 {
 	fprintf(stderr, "ipch: frame: reading %s: %s\n", input_name(o),
@@ -230,7 +169,7 @@ static uint8_t *read_payload(const struct options *o, size_t *len)
 				exit(EXIT_FAULT);
 			}
 		}
-		ssize_t n = read_some(fd, buf + have, cap - have);
+		ssize_t n = cli_read_some(fd, buf + have, cap - have);
 		if (n < 0)
 			die_read(o);
 		if (n == 0)
@@ -269,8 +208,8 @@ static int encode(int argc, char **argv)
 	do {
 		uint32_t n = ipcf_encode_next_frame(&enc, o.type, payload + done,
 						    len - done, hdr);
-		if (write_all(STDOUT_FILENO, hdr, sizeof hdr) != 0 ||
-		    write_all(STDOUT_FILENO, payload + done, n) != 0) {
+		if (cli_write_all(STDOUT_FILENO, hdr, sizeof hdr) != 0 ||
+		    cli_write_all(STDOUT_FILENO, payload + done, n) != 0) {
 			fprintf(stderr, "ipch: frame encode: writing standard output: %s\n",
 				strerror(errno));
 			return EXIT_FAULT;
@@ -332,7 +271,7 @@ static int decode(int argc, char **argv)
 	fd = open_input(&o);
 	ipcf_decoder_init(&dec, o.max_frame, o.max_message);
 	for (;;) {
-		ssize_t n = read_some(fd, chunk, sizeof chunk);
+		ssize_t n = cli_read_some(fd, chunk, sizeof chunk);
 
 		if (n < 0)
 			die_read(&o);
