@@ -1,5 +1,7 @@
 #include "mech_support.h"
 
+#include "ipc/fault.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -266,4 +268,23 @@ void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 	assert_int_equal(m.type, type);
 	assert_int_equal(m.length, len);
 	assert_int_equal(mech_check(m.data, m.length, seed), len);
+}
+
+void mech_plan_failure_at(size_t step, unsigned k)
+{
+	uint8_t plan[512] = {0};
+
+	assert_true(step < sizeof plan);
+	plan[step] = (uint8_t)(0xC0 + k);
+	ipc_fault_plan_bytes(plan, step + 1);
+}
+
+void mech_assert_nothing_left(size_t fds, const char *what, size_t step)
+{
+	if (mech_open_fds() != fds)
+		fail_msg("%s, fault at call %zu: %zu descriptors open, %zu before",
+			 what, step, mech_open_fds(), fds);
+	if (mech_dir_entries(mech_tmpdir()) != 0)
+		fail_msg("%s, fault at call %zu: something left in %s", what, step,
+			 mech_tmpdir());
 }

@@ -61,6 +61,12 @@ void mech_send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
 void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 		      uint64_t seed);
 
+/* A fault plan that fails call `step` with its k-th fitting errno; and the
+ * check, after such a run, that no descriptor is open beyond the fds there
+ * were before and nothing is left in the test's $TMPDIR. */
+void mech_plan_failure_at(size_t step, unsigned k);
+void mech_assert_nothing_left(size_t fds, const char *what, size_t step);
+
 /* Fails the test with the status name, errno and where, unless st == want. */
 #define assert_status(st, want)                                              \
 	do {                                                                 \

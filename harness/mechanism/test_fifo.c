@@ -797,26 +797,6 @@ static void fifo_frames_over_pipe_buf_mix_and_are_reported(void **state)
 
 /* ---- faults -------------------------------------------------------------- */
 
-static void assert_nothing_left(size_t fds, const char *what, size_t step)
-{
-	if (mech_open_fds() != fds)
-		fail_msg("%s, fault at call %zu: %zu descriptors open, %zu before",
-			 what, step, mech_open_fds(), fds);
-	if (mech_dir_entries(mech_tmpdir()) != 0)
-		fail_msg("%s, fault at call %zu: something left in %s", what, step,
-			 mech_tmpdir());
-}
-
-/* A plan that fails call `step` with its k-th fitting errno. */
-static void plan_failure_at(size_t step, unsigned k)
-{
-	uint8_t plan[512] = {0};
-
-	assert_true(step < sizeof plan);
-	plan[step] = (uint8_t)(0xC0 + k);
-	ipc_fault_plan_bytes(plan, step + 1);
-}
-
 static void pair_with_faults(size_t step, unsigned k)
 {
 	struct ipc_channel *a = NULL, *b = NULL;
@@ -824,7 +804,7 @@ static void pair_with_faults(size_t step, unsigned k)
 
 	int err;
 
-	plan_failure_at(step, k);
+	mech_plan_failure_at(step, k);
 	st = ipc_channel_pair(fifo(), NULL, &a, &b);
 	err = errno;
 	ipc_fault_plan_clear();
@@ -879,7 +859,7 @@ static void fifo_error_paths_leave_nothing(void **state)
 	for (size_t step = 0; step < calls; step++)
 		for (unsigned k = 0; k < 4; k++) {
 			pair_with_faults(step, k);
-			assert_nothing_left(fds, "fifo pair", step);
+			mech_assert_nothing_left(fds, "fifo pair", step);
 		}
 
 	fifo_address("faults", addr, sizeof addr, path, sizeof path);
@@ -889,10 +869,10 @@ static void fifo_error_paths_leave_nothing(void **state)
 	assert_true(calls >= 10);
 	for (size_t step = 0; step < calls; step++)
 		for (unsigned k = 0; k < 4; k++) {
-			plan_failure_at(step, k);
+			mech_plan_failure_at(step, k);
 			session(addr);
 			ipc_fault_plan_clear();
-			assert_nothing_left(fds, "fifo listener session", step);
+			mech_assert_nothing_left(fds, "fifo listener session", step);
 		}
 }
 

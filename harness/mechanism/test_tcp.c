@@ -412,22 +412,6 @@ static void tcp_16mib_each_way_at_once(void **state)
 
 /* ---- faults -------------------------------------------------------------- */
 
-static void plan_failure_at(size_t step, unsigned k)
-{
-	uint8_t plan[512] = {0};
-
-	assert_true(step < sizeof plan);
-	plan[step] = (uint8_t)(0xC0 + k);
-	ipc_fault_plan_bytes(plan, step + 1);
-}
-
-static void assert_no_leak(size_t fds, const char *what, size_t step)
-{
-	if (mech_open_fds() != fds)
-		fail_msg("%s, fault at call %zu: %zu descriptors open, %zu before",
-			 what, step, mech_open_fds(), fds);
-}
-
 static void pair_under_plan(void)
 {
 	struct ipc_channel *a = NULL, *b = NULL;
@@ -484,9 +468,9 @@ static void tcp_error_paths_leak_nothing(void **state)
 	assert_true(calls >= 8);
 	for (size_t step = 0; step < calls; step++)
 		for (unsigned k = 0; k < 4; k++) {
-			plan_failure_at(step, k);
+			mech_plan_failure_at(step, k);
 			pair_under_plan();
-			assert_no_leak(fds, "tcp pair", step);
+			mech_assert_nothing_left(fds, "tcp pair", step);
 		}
 
 	ipc_fault_plan_clear();
@@ -495,10 +479,10 @@ static void tcp_error_paths_leak_nothing(void **state)
 	assert_true(calls >= 10);
 	for (size_t step = 0; step < calls; step++)
 		for (unsigned k = 0; k < 4; k++) {
-			plan_failure_at(step, k);
+			mech_plan_failure_at(step, k);
 			session();
 			ipc_fault_plan_clear();
-			assert_no_leak(fds, "tcp listener session", step);
+			mech_assert_nothing_left(fds, "tcp listener session", step);
 		}
 }
 
