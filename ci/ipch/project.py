@@ -93,12 +93,17 @@ class Build:
         self.stdout = sys.stderr.fileno() if output_to_stderr else None
 
     def configure(self):
-        """Configure once; after that, bring the build system up to date
-        when a CMakeLists.txt or a file it reads has changed, which a build
-        of named targets alone would not do: make would not know a target
-        added since, nor would the fuzz target list show it."""
+        """Configure with the preset when the build directory is new or
+        CMakePresets.json changed; otherwise bring the build system up to
+        date when a CMakeLists.txt or a file it reads has changed, which a
+        build of named targets alone would not do: make would not know a
+        target added since, nor would the fuzz target list show it."""
+        cache = self.dir / "CMakeCache.txt"
+        presets = REPO / "CMakePresets.json"
         with self.locked():
-            if not (self.dir / "CMakeCache.txt").exists():
+            # A preset's variables reach the cache only through --preset, so
+            # an edited CMakePresets.json means configuring with it again.
+            if not cache.exists() or cache.stat().st_mtime < presets.stat().st_mtime:
                 procs.run(["cmake", "-S", REPO, "--preset", self.preset, "-B", self.dir],
                           f"configuring preset {self.preset}", CONFIGURE_TIMEOUT,
                           stdout=self.stdout)
