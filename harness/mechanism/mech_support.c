@@ -288,3 +288,21 @@ void mech_assert_nothing_left(size_t fds, const char *what, size_t step)
 		fail_msg("%s, fault at call %zu: something left in %s", what, step,
 			 mech_tmpdir());
 }
+
+void mech_fail_each_call(void (*run)(const void *arg), const void *arg,
+			 size_t fds, const char *what)
+{
+	size_t calls;
+
+	ipc_fault_plan_clear();
+	run(arg);
+	calls = (size_t)ipc_fault_calls();
+	assert_true(calls >= 10);
+	for (size_t step = 0; step < calls; step++)
+		for (unsigned k = 0; k < 4; k++) {
+			mech_plan_failure_at(step, k);
+			run(arg);
+			ipc_fault_plan_clear();
+			mech_assert_nothing_left(fds, what, step);
+		}
+}

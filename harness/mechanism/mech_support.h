@@ -66,6 +66,11 @@ void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
  * were before and nothing is left in the test's $TMPDIR. */
 void mech_plan_failure_at(size_t step, unsigned k);
 void mech_assert_nothing_left(size_t fds, const char *what, size_t step);
+/* Runs run(arg) once cleanly to count its calls (at least 10), then once
+ * per call and fitting errno with that call failed, checking after each
+ * that nothing is left (fds: the descriptors open before). */
+void mech_fail_each_call(void (*run)(const void *arg), const void *arg,
+			 size_t fds, const char *what);
 
 /* Fails the test with the status name, errno and where, unless st == want. */
 #define assert_status(st, want)                                              \

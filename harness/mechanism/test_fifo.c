@@ -823,8 +823,9 @@ static void pair_with_faults(size_t step, unsigned k)
 }
 
 /* Listen, connect, send, accept, receive, close: under the plan set. */
-static void session(const char *addr)
+static void session(const void *address)
 {
+	const char *addr = address;
 	struct ipc_channel *w = NULL, *r = NULL;
 	struct ipc_listener *l = NULL;
 	struct ipc_msg m;
@@ -863,17 +864,7 @@ static void fifo_error_paths_leave_nothing(void **state)
 		}
 
 	fifo_address("faults", addr, sizeof addr, path, sizeof path);
-	ipc_fault_plan_clear();
-	session(addr);
-	calls = (size_t)ipc_fault_calls();
-	assert_true(calls >= 10);
-	for (size_t step = 0; step < calls; step++)
-		for (unsigned k = 0; k < 4; k++) {
-			mech_plan_failure_at(step, k);
-			session(addr);
-			ipc_fault_plan_clear();
-			mech_assert_nothing_left(fds, "fifo listener session", step);
-		}
+	mech_fail_each_call(session, addr, fds, "fifo listener session");
 }
 
 /* The named plans of the seam: short transfers, EINTR everywhere, EAGAIN

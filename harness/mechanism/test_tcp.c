@@ -434,12 +434,13 @@ static void pair_under_plan(void)
 }
 
 /* Listen, connect, accept, one message each way, close. */
-static void session(void)
+static void session(const void *unused)
 {
 	struct ipc_channel *a = NULL, *b = NULL;
 	struct ipc_listener *l = NULL;
 	struct ipc_msg m;
 
+	(void)unused;
 	if (ipc_listen("tcp:127.0.0.1:0", NULL, &l) == IPC_OK &&
 	    ipc_connect(ipc_listener_address(l), NULL, &a, LONG_MS) == IPC_OK &&
 	    ipc_accept(l, &b, LONG_MS) == IPC_OK &&
@@ -473,17 +474,7 @@ static void tcp_error_paths_leak_nothing(void **state)
 			mech_assert_nothing_left(fds, "tcp pair", step);
 		}
 
-	ipc_fault_plan_clear();
-	session();
-	calls = (size_t)ipc_fault_calls();
-	assert_true(calls >= 10);
-	for (size_t step = 0; step < calls; step++)
-		for (unsigned k = 0; k < 4; k++) {
-			mech_plan_failure_at(step, k);
-			session();
-			ipc_fault_plan_clear();
-			mech_assert_nothing_left(fds, "tcp listener session", step);
-		}
+	mech_fail_each_call(session, NULL, fds, "tcp listener session");
 }
 
 static void tcp_pair_under_fault_patterns(void **state)
