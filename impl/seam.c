@@ -380,6 +380,17 @@ static int iov_cut(const struct iovec *iov, size_t n, size_t limit,
 	return (int)used;
 }
 
+/* A copy of m whose data is cut to `limit` bytes, over iovecs in cut. */
+static struct msghdr msghdr_cut(const struct msghdr *m, size_t limit,
+				struct iovec cut[MAX_IOV])
+{
+	struct msghdr shorter = *m;
+
+	shorter.msg_iov = cut;
+	shorter.msg_iovlen = (size_t)iov_cut(m->msg_iov, m->msg_iovlen, limit, cut);
+	return shorter;
+}
+
 ssize_t sys_read(int fd, void *buf, size_t len)
 {
 	struct decision d = begin(C_READ, len);
@@ -424,9 +435,7 @@ ssize_t sys_recvmsg(int fd, struct msghdr *m, int flags)
 		return failed(C_RECVMSG, fd, size, d);
 	if (d.kind != IPC_FAULT_SHORT)
 		return finish(C_RECVMSG, fd, size, d, recvmsg(fd, m, flags));
-	shorter = *m;
-	shorter.msg_iov = cut;
-	shorter.msg_iovlen = (size_t)iov_cut(m->msg_iov, m->msg_iovlen, (size_t)d.value, cut);
+	shorter = msghdr_cut(m, (size_t)d.value, cut);
 	r = recvmsg(fd, &shorter, flags);
 	m->msg_controllen = shorter.msg_controllen;
 	m->msg_flags = shorter.msg_flags;
@@ -445,9 +454,7 @@ ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
 		return failed(C_SENDMSG, fd, size, d);
 	if (d.kind != IPC_FAULT_SHORT)
 		return finish(C_SENDMSG, fd, size, d, sendmsg(fd, m, flags));
-	shorter = *m;
-	shorter.msg_iov = cut;
-	shorter.msg_iovlen = (size_t)iov_cut(m->msg_iov, m->msg_iovlen, (size_t)d.value, cut);
+	shorter = msghdr_cut(m, (size_t)d.value, cut);
 	return finish(C_SENDMSG, fd, size, d, sendmsg(fd, &shorter, flags));
 }
 
