@@ -88,7 +88,7 @@ static int remove_names(const char *path, const char *dir)
 	int failed = sys_unlink(path) != 0;
 	int err = errno;
 
-	if (sys_rmdir(dir) != 0 && !failed) {
+	if (ipc_remove_private_dir(dir) != 0 && !failed) {
 		failed = 1;
 		err = errno;
 	}
@@ -106,7 +106,7 @@ static enum ipc_status pair_failed(int rfd, int wfd, const char *path,
 	ipc_close_quietly(wfd);
 	if (path != NULL)
 		sys_unlink(path);
-	sys_rmdir(dir);
+	ipc_remove_private_dir(dir);
 	errno = err;
 	return IPC_SYSTEM;
 }

@@ -621,14 +621,14 @@ static int listen_private_file(struct unix_listener *ul, struct unix_addr *a)
 	if (parse_address(path, a) != 0 ||
 	    (ul->base.rmdir_path = strdup(dir)) == NULL) {
 		err = errno;
-		sys_rmdir(dir);
+		ipc_remove_private_dir(dir);
 		errno = err;
 		return -1;
 	}
 	fd = bind_and_listen(ul, a);
 	if (fd < 0) {
 		err = errno;
-		sys_rmdir(dir);
+		ipc_remove_private_dir(dir);
 		free(ul->base.rmdir_path);
 		ul->base.rmdir_path = NULL;
 		errno = err;

@@ -11,6 +11,7 @@ extern const struct ipc_backend ipc_backend_pipe;
 extern const struct ipc_backend ipc_backend_fifo;
 extern const struct ipc_backend ipc_backend_tcp;
 extern const struct ipc_backend ipc_backend_unix_stream;
+extern const struct ipc_backend ipc_backend_sysv_msg;
 
 /* One entry per backend: suites, fuzz targets, stress and benchmarks all
  * iterate over this table. */
@@ -19,6 +20,7 @@ const struct ipc_backend *const ipc_backends[] = {
 	&ipc_backend_fifo,
 	&ipc_backend_tcp,
 	&ipc_backend_unix_stream,
+	&ipc_backend_sysv_msg,
 	NULL,
 };
 
@@ -33,6 +35,7 @@ static const char *const status_names[] = {
 	[IPC_BROKEN] = "broken by an earlier failure",
 	[IPC_SYSTEM] = "system error",
 	[IPC_INVALID] = "invalid argument",
+	[IPC_REMOVED] = "queue removed",
 };
 
 const char *ipc_status_name(enum ipc_status status)
@@ -130,7 +133,7 @@ void ipc_listener_free(struct ipc_listener *l)
 	if (l->unlink_path != NULL)
 		sys_unlink(l->unlink_path);
 	if (l->rmdir_path != NULL)
-		sys_rmdir(l->rmdir_path);
+		ipc_remove_private_dir(l->rmdir_path);
 	free(l->unlink_path);
 	free(l->rmdir_path);
 	free(l);

@@ -3,10 +3,38 @@
 #define IPC_CHANNEL_IMPL_H
 
 #include <limits.h>
+#include <sys/uio.h>
 
 #include "ipc/channel.h"
 
 #define IPC_READ_CHUNK (64u * 1024u)
+
+struct ipc_channel;
+struct ipc_deadline;
+
+/*
+ * A mechanism that keeps message boundaries (queues, datagram and seqpacket
+ * sockets): every IPCF frame travels as one kernel message. msg.c frames,
+ * waits and tells the end of a stream; the backend moves one kernel message
+ * at a time, never waiting.
+ */
+struct ipc_msg_ops {
+	/* One kernel message out (iov: a whole frame; n 0: the end mark, a
+	 * message of 0 bytes): IPC_OK; IPC_TIMEOUT for "no room now";
+	 * IPC_PEER_CLOSED (the mechanism says the receiver is gone);
+	 * IPC_SYSTEM with ch->err. EINTR is retried inside. */
+	enum ipc_status (*try_send)(struct ipc_channel *ch, const struct iovec *iov,
+				    int n);
+	/* One kernel message in, at most cap bytes, its length in *len (0: the
+	 * end mark): IPC_OK; IPC_TIMEOUT for "nothing now"; IPC_PEER_CLOSED
+	 * (the mechanism says the sender is gone); IPC_REMOVED; IPC_SYSTEM. */
+	enum ipc_status (*try_recv)(struct ipc_channel *ch, void *buf, size_t cap,
+				    size_t *len);
+	/* Called once when the link shows the other side gone (may be NULL):
+	 * a queue nobody else can use is removed here. */
+	void (*peer_gone)(struct ipc_channel *ch);
+};
+
 
 struct ipc_channel {
 	const struct ipc_backend *backend;
@@ -38,6 +66,22 @@ struct ipc_channel {
 	 * NULL; ipc_send_frames sends it once and clears it. */
 	const void *control;
 	size_t control_len;
+	/* A message mechanism (msg.c), or NULL for a byte stream. Waiting
+	 * polls rfd (receiving) or wfd (sending) where the mechanism has a
+	 * descriptor, else sleeps briefly between tries. */
+	const struct ipc_msg_ops *msg;
+	size_t msg_cap; /* the longest kernel message a receive takes */
+	uint32_t msg_largest; /* the longest frame payload the mechanism carries */
+	int msg_sends, msg_receives;
+	/* The ends of a pair are joined by a link, one stream socket each (or
+	 * -1): the kernel counts its copies across fork() as it does a pipe's,
+	 * so when every copy of one end is closed the other sees it hang up.
+	 * That is how a queue's receiver learns that the sender is gone, and
+	 * the sender that the receiver is. Ends without a link (from
+	 * addresses) send the end mark at close instead. */
+	int link_fd;
+	int link_gone;
+	unsigned backoff_step; /* the next sleep of a wait without descriptor */
 };
 
 struct ipc_listener {
@@ -91,8 +135,15 @@ enum ipc_status ipc_wait_fd(int fd, short events,
  * free port); an error only shortens the sleep. */
 void ipc_pause_briefly(const struct ipc_deadline *d);
 
-/* A private directory (0700, mkdtemp under $TMPDIR or /tmp) into out. */
+/* A private directory (0700, mkdtemp under $TMPDIR or /tmp) into out,
+ * noted in the object registry (registry.h) until ipc_remove_private_dir()
+ * removes it: a process killed first leaves it to the sweeper. */
 int ipc_private_dir(char *out, size_t len);
+int ipc_remove_private_dir(const char *dir);
+
+/* A non-negative number from a /proc/sys file; -1 with errno if it cannot
+ * be read (EIO if it is not a number). */
+int ipc_read_proc_long(const char *path, long *out);
 
 /* Closes a descriptor, keeping errno: for error paths. */
 void ipc_close_quietly(int fd);
@@ -108,6 +159,44 @@ struct ipc_sigpipe_guard {
 };
 void ipc_sigpipe_block(struct ipc_sigpipe_guard *g);
 void ipc_sigpipe_restore(struct ipc_sigpipe_guard *g, int raised);
+
+/* The stream core's receive steps, shared with msg.c: decode what is
+ * buffered (IPC_OK with *msg when a message is complete, IPC_TIMEOUT as
+ * "need more" when the buffer ran dry); the fault as a status; the end of
+ * the peer's stream (clean on a message boundary, else truncated). */
+enum ipc_status ipc_decode_buffered(struct ipc_channel *ch, struct ipc_msg *msg);
+enum ipc_status ipc_stream_fault(struct ipc_channel *ch);
+enum ipc_status ipc_end_of_stream(struct ipc_channel *ch);
+
+/* ---- message mechanisms (msg.c) ------------------------------------------ */
+
+/* An end over a message mechanism: frames of at most largest_frame payload
+ * bytes (the options may ask for less), receives of at most recv_cap bytes
+ * (0: one frame of the limit, and a byte more, so a longer kernel message
+ * shows). Descriptors -1: the backend sets what it polls. NULL if memory
+ * ran out. */
+struct ipc_channel *ipc_msg_channel_new(const struct ipc_backend *b,
+					const struct ipc_opts *o,
+					const struct ipc_msg_ops *ops,
+					uint32_t largest_frame, size_t recv_cap,
+					int sends, int receives);
+enum ipc_status ipc_msg_send(struct ipc_channel *ch, uint16_t type,
+			     const void *data, size_t len, int timeout_ms);
+enum ipc_status ipc_msg_recv(struct ipc_channel *ch, struct ipc_msg *msg,
+			     int timeout_ms);
+enum ipc_status ipc_msg_send_encoded(struct ipc_channel *ch,
+				     const uint8_t *frames, size_t len,
+				     int timeout_ms);
+/* At close, before the backend's on_close: an end without a link that
+ * sends, and is not broken, sends the end mark, waiting at most
+ * IPC_MSG_END_WAIT_MS for room; an end with a link calls peer_gone if the
+ * other side is gone already; then the link is closed. */
+#define IPC_MSG_END_WAIT_MS 100
+void ipc_msg_close(struct ipc_channel *ch);
+/* Two ends of a pair joined by a new link: IPC_OK, or IPC_SYSTEM. */
+enum ipc_status ipc_msg_link(struct ipc_channel *a, struct ipc_channel *b);
+/* Whether the other side is gone: the link hung up (ends with a link). */
+int ipc_msg_peer_gone(struct ipc_channel *ch);
 
 /* Parses "scheme:rest"; returns the backend for the scheme or NULL. */
 const struct ipc_backend *ipc_backend_for_address(const char *address,

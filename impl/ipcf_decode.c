@@ -298,6 +298,15 @@ enum ipcf_status ipcf_decoder_finish(struct ipcf_decoder *dec)
 	return IPCF_NEED_MORE;
 }
 
+enum ipcf_status ipcf_decoder_end_frame(struct ipcf_decoder *dec)
+{
+	if (stopped(dec))
+		return stopped_status(dec);
+	if (dec->hdr_have > 0)
+		return fail(dec, IPCF_FAULT_TRUNCATED, dec->frame_offset);
+	return IPCF_NEED_MORE;
+}
+
 const struct ipcf_message *ipcf_decoder_message(const struct ipcf_decoder *dec)
 {
 	return dec->message_ready ? &dec->msg : NULL;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 
 #include "sys.h"
 
@@ -32,6 +33,9 @@ enum call {
 	C_BIND, C_LISTEN, C_ACCEPT4, C_CONNECT, C_GETSOCKOPT, C_SETSOCKOPT,
 	C_GETSOCKNAME, C_FCNTL, C_FSTAT, C_SPAWN, C_WAITPID, C_KILL,
 	C_SIGMASK, C_SIGPENDING, C_SIGTIMEDWAIT, C_LSTAT, C_GETPID, C_GETEUID,
+	C_SOCKETPAIR, C_MSGGET, C_MSGSND, C_MSGRCV, C_MSGCTL, C_FTOK, C_MQ_OPEN,
+	C_MQ_CLOSE, C_MQ_UNLINK, C_MQ_TIMEDSEND, C_MQ_TIMEDRECEIVE, C_MQ_GETATTR,
+	C_MQ_SETATTR, C_MQ_NOTIFY,
 };
 
 static const struct call_info calls[] = {
@@ -71,6 +75,23 @@ static const struct call_info calls[] = {
 	/* Not EAGAIN: it means "nothing pending", and a caller consuming a
 	 * pending SIGPIPE would then unblock it and die. */
 	[C_SIGTIMEDWAIT] = {"sigtimedwait", 0, {EINTR}},
+	[C_SOCKETPAIR] = {"socketpair", 0, {EMFILE}},
+	/* Queues take or give a whole message or nothing: no short transfer.
+	 * "Would block" (EAGAIN, ENOMSG, ETIMEDOUT) fits only a call that asked
+	 * not to wait, or gave a deadline (see unfit below). */
+	[C_MSGGET] = {"msgget", 0, {ENOSPC, ENOMEM}},
+	[C_MSGSND] = {"msgsnd", 0, {EINTR, EAGAIN, ENOMEM}},
+	[C_MSGRCV] = {"msgrcv", 0, {EINTR, ENOMSG}},
+	[C_MSGCTL] = {"msgctl", 0, {0}},
+	[C_FTOK] = {"ftok", 0, {0}},
+	[C_MQ_OPEN] = {"mq_open", 0, {EMFILE, ENOMEM}},
+	[C_MQ_CLOSE] = {"mq_close", 0, {0}},
+	[C_MQ_UNLINK] = {"mq_unlink", 0, {0}},
+	[C_MQ_TIMEDSEND] = {"mq_timedsend", 0, {EINTR, ETIMEDOUT, EAGAIN}},
+	[C_MQ_TIMEDRECEIVE] = {"mq_timedreceive", 0, {EINTR, ETIMEDOUT, EAGAIN}},
+	[C_MQ_GETATTR] = {"mq_getattr", 0, {0}},
+	[C_MQ_SETATTR] = {"mq_setattr", 0, {0}},
+	[C_MQ_NOTIFY] = {"mq_notify", 0, {0}},
 };
 
 struct decision {
@@ -568,3 +589,91 @@ int sys_pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	finish(C_SIGMASK, -1, 0, d, rc == 0 ? 0 : -1);
 	return rc;
 }
+
+/* ---- queues ------------------------------------------------------------- */
+
+/* A decision to fail with err, when the call could not have failed so (it
+ * would have waited instead), becomes a pass. */
+static struct decision unfit(struct decision d, int err, int can_fail_so)
+{
+	if (d.kind == IPC_FAULT_ERRNO && d.value == err && !can_fail_so)
+		d.kind = IPC_FAULT_PASS;
+	return d;
+}
+
+int sys_socketpair(int domain, int type, int proto, int sv[2])
+{
+	PLAIN_CALL(C_SOCKETPAIR, -1, socketpair(domain, type, proto, sv));
+}
+
+int sys_msgget(key_t key, int flags) { PLAIN_CALL(C_MSGGET, -1, msgget(key, flags)); }
+
+int sys_msgsnd(int id, const void *msg, size_t len, int flags)
+{
+	struct decision d = unfit(begin(C_MSGSND, len), EAGAIN, flags & IPC_NOWAIT);
+
+	if (FAULTED(d))
+		return (int)failed(C_MSGSND, id, len, d);
+	return (int)finish(C_MSGSND, id, len, d, msgsnd(id, msg, len, flags));
+}
+
+ssize_t sys_msgrcv(int id, void *msg, size_t len, long type, int flags)
+{
+	struct decision d = unfit(begin(C_MSGRCV, len), ENOMSG, flags & IPC_NOWAIT);
+
+	if (FAULTED(d))
+		return failed(C_MSGRCV, id, len, d);
+	return finish(C_MSGRCV, id, len, d, msgrcv(id, msg, len, type, flags));
+}
+
+int sys_msgctl(int id, int cmd, struct msqid_ds *ds) { PLAIN_CALL(C_MSGCTL, id, msgctl(id, cmd, ds)); }
+key_t sys_ftok(const char *path, int id) { PLAIN_CALL(C_FTOK, -1, ftok(path, id)); }
+
+mqd_t sys_mq_open(const char *name, int flags, mode_t mode, struct mq_attr *attr)
+{
+	PLAIN_CALL(C_MQ_OPEN, -1, mq_open(name, flags, mode, attr));
+}
+
+int sys_mq_close(mqd_t q) { PLAIN_CALL(C_MQ_CLOSE, q, mq_close(q)); }
+int sys_mq_unlink(const char *name) { PLAIN_CALL(C_MQ_UNLINK, -1, mq_unlink(name)); }
+
+/* EAGAIN fits a non-blocking descriptor, ETIMEDOUT a call with a deadline. */
+static struct decision mq_decision(enum call c, mqd_t q, size_t len,
+				   const struct timespec *at)
+{
+	struct decision d = begin(c, len);
+	struct mq_attr attr;
+	int nonblocking = mq_getattr(q, &attr) == 0 && (attr.mq_flags & O_NONBLOCK);
+
+	d = unfit(d, EAGAIN, nonblocking);
+	return unfit(d, ETIMEDOUT, at != NULL && !nonblocking);
+}
+
+int sys_mq_timedsend(mqd_t q, const char *msg, size_t len, unsigned prio,
+		     const struct timespec *at)
+{
+	struct decision d = mq_decision(C_MQ_TIMEDSEND, q, len, at);
+
+	if (FAULTED(d))
+		return (int)failed(C_MQ_TIMEDSEND, q, len, d);
+	return (int)finish(C_MQ_TIMEDSEND, q, len, d, mq_timedsend(q, msg, len, prio, at));
+}
+
+ssize_t sys_mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
+			    const struct timespec *at)
+{
+	struct decision d = mq_decision(C_MQ_TIMEDRECEIVE, q, len, at);
+
+	if (FAULTED(d))
+		return failed(C_MQ_TIMEDRECEIVE, q, len, d);
+	return finish(C_MQ_TIMEDRECEIVE, q, len, d, mq_timedreceive(q, msg, len, prio, at));
+}
+
+int sys_mq_getattr(mqd_t q, struct mq_attr *attr) { PLAIN_CALL(C_MQ_GETATTR, q, mq_getattr(q, attr)); }
+
+int sys_mq_setattr(mqd_t q, const struct mq_attr *attr, struct mq_attr *old)
+{
+	PLAIN_CALL(C_MQ_SETATTR, q, mq_setattr(q, attr, old));
+}
+
+int sys_mq_notify(mqd_t q, const struct sigevent *sev) { PLAIN_CALL(C_MQ_NOTIFY, q, mq_notify(q, sev)); }

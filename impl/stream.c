@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "registry.h"
 #include "sys.h"
 
 /* ---- small shared pieces -------------------------------------------------- */
@@ -96,7 +97,51 @@ int ipc_private_dir(char *out, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return sys_mkdtemp(out) == NULL ? -1 : 0;
+	if (sys_mkdtemp(out) == NULL)
+		return -1;
+	ipc_registry_note("dir", out);
+	return 0;
+}
+
+int ipc_remove_private_dir(const char *dir)
+{
+	if (sys_rmdir(dir) != 0)
+		return -1;
+	ipc_registry_forget("dir", dir);
+	return 0;
+}
+
+int ipc_read_proc_long(const char *path, long *out)
+{
+	char text[32];
+	size_t have = 0;
+	char *end;
+	int fd;
+
+	do
+		fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -1;
+	while (have < sizeof text - 1) {
+		ssize_t r = sys_read(fd, text + have, sizeof text - 1 - have);
+
+		/* EAGAIN cannot come from a /proc file; a fault plan may still
+		 * say it, and it means "again" as EINTR does. */
+		if (r > 0)
+			have += (size_t)r;
+		else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	ipc_close_quietly(fd);
+	text[have] = '\0';
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	if (have == 0 || end == text || errno != 0 || *out < 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 uint32_t ipc_opts_max_message(const struct ipc_opts *o)
@@ -180,6 +225,8 @@ void ipc_channel_close(struct ipc_channel *ch)
 {
 	if (ch == NULL)
 		return;
+	if (ch->msg != NULL)
+		ipc_msg_close(ch);
 	if (ch->on_close != NULL)
 		ch->on_close(ch);
 	if (ch->rfd >= 0)
@@ -189,7 +236,7 @@ void ipc_channel_close(struct ipc_channel *ch)
 	if (ch->unlink_path != NULL)
 		sys_unlink(ch->unlink_path);
 	if (ch->rmdir_path != NULL)
-		sys_rmdir(ch->rmdir_path);
+		ipc_remove_private_dir(ch->rmdir_path);
 	free(ch->unlink_path);
 	free(ch->rmdir_path);
 	ipcf_decoder_free(&ch->dec);
@@ -328,6 +375,8 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 	int saw_epipe = 0;
 	enum ipc_status st;
 
+	if (ch != NULL && ch->msg != NULL)
+		return ipc_msg_send(ch, type, data, len, timeout_ms);
 	if (ch == NULL || ch->wfd < 0 || type == 0 || (data == NULL && len > 0))
 		return IPC_INVALID;
 	if (ch->send_stopped != IPC_OK)
@@ -352,18 +401,42 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 	return st;
 }
 
+enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
+				 size_t len, int timeout_ms)
+{
+	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
+	struct ipc_sigpipe_guard guard = {0};
+	struct iovec iov = {(void *)frames, len};
+	size_t written = 0;
+	int saw_epipe = 0;
+	enum ipc_status st;
+
+	if (ch != NULL && ch->msg != NULL)
+		return ipc_msg_send_encoded(ch, frames, len, timeout_ms);
+	if (ch == NULL || ch->wfd < 0 || (frames == NULL && len > 0))
+		return IPC_INVALID;
+	if (ch->send_stopped != IPC_OK)
+		return ch->send_stopped;
+	if (!ch->is_socket)
+		ipc_sigpipe_block(&guard);
+	st = write_all(ch, &iov, 1, &d, &written, &saw_epipe);
+	if (!ch->is_socket)
+		ipc_sigpipe_restore(&guard, saw_epipe);
+	if (st != IPC_OK && written > 0)
+		ch->send_stopped = st == IPC_PEER_CLOSED ? IPC_PEER_CLOSED : IPC_BROKEN;
+	return st;
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
-static enum ipc_status stream_fault(struct ipc_channel *ch)
+enum ipc_status ipc_stream_fault(struct ipc_channel *ch)
 {
 	ch->fault = ipcf_decoder_fault(&ch->dec, &ch->fault_offset);
 	return ch->fault == IPCF_FAULT_TOO_BIG ? IPC_TOO_BIG : IPC_CORRUPT;
 }
 
-/* Feeds buffered bytes; IPC_OK with *msg when a message is complete,
- * IPC_TIMEOUT (as "need more") when the buffer ran dry. */
-static enum ipc_status decode_buffered(struct ipc_channel *ch,
-				       struct ipc_msg *msg)
+enum ipc_status ipc_decode_buffered(struct ipc_channel *ch,
+				    struct ipc_msg *msg)
 {
 	while (ch->rpos < ch->rlen) {
 		size_t used;
@@ -381,7 +454,7 @@ static enum ipc_status decode_buffered(struct ipc_channel *ch,
 			return IPC_OK;
 		}
 		if (st == IPCF_FAULT)
-			return stream_fault(ch);
+			return ipc_stream_fault(ch);
 		if (st == IPCF_ERROR) {
 			ch->err = ENOMEM;
 			return IPC_SYSTEM;
@@ -397,12 +470,11 @@ static ssize_t read_some(struct ipc_channel *ch)
 	return sys_read(ch->rfd, ch->rbuf, IPC_READ_CHUNK);
 }
 
-/* The peer closed: clean on a message boundary, else a truncated stream. */
-static enum ipc_status end_of_stream(struct ipc_channel *ch)
+enum ipc_status ipc_end_of_stream(struct ipc_channel *ch)
 {
 	ch->eof = 1;
 	if (ipcf_decoder_finish(&ch->dec) == IPCF_FAULT)
-		return stream_fault(ch);
+		return ipc_stream_fault(ch);
 	return IPC_PEER_CLOSED;
 }
 
@@ -411,6 +483,8 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 {
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
 
+	if (ch != NULL && ch->msg != NULL)
+		return ipc_msg_recv(ch, msg, timeout_ms);
 	if (ch == NULL || ch->rfd < 0 || msg == NULL)
 		return IPC_INVALID;
 	if (ch->fault != IPCF_OK)
@@ -420,7 +494,7 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 		return IPC_SYSTEM;
 	}
 	for (;;) {
-		enum ipc_status st = decode_buffered(ch, msg);
+		enum ipc_status st = ipc_decode_buffered(ch, msg);
 		ssize_t r;
 
 		if (st != IPC_TIMEOUT)
@@ -434,11 +508,11 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 			continue;
 		}
 		if (r == 0)
-			return end_of_stream(ch);
+			return ipc_end_of_stream(ch);
 		if (errno == EINTR)
 			continue;
 		if (errno == ECONNRESET)
-			return end_of_stream(ch);
+			return ipc_end_of_stream(ch);
 		if (errno != EAGAIN) {
 			ch->err = errno;
 			return IPC_SYSTEM;

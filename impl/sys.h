@@ -9,10 +9,12 @@
 #define IPC_SYS_H
 
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -66,7 +68,32 @@
 	X(int, sigpending, (sigset_t *set), (set))                                 \
 	X(int, sigtimedwait, (const sigset_t *set, siginfo_t *info,                \
 			      const struct timespec *timeout),                     \
-	  (set, info, timeout))
+	  (set, info, timeout))                                                    \
+	X(int, socketpair, (int domain, int type, int proto, int sv[2]),           \
+	  (domain, type, proto, sv))                                               \
+	X(int, msgget, (key_t key, int flags), (key, flags))                       \
+	X(int, msgsnd, (int id, const void *msg, size_t len, int flags),           \
+	  (id, msg, len, flags))                                                   \
+	X(ssize_t, msgrcv, (int id, void *msg, size_t len, long type, int flags),  \
+	  (id, msg, len, type, flags))                                             \
+	X(int, msgctl, (int id, int cmd, struct msqid_ds *ds), (id, cmd, ds))      \
+	X(key_t, ftok, (const char *path, int id), (path, id))                     \
+	X(mqd_t, mq_open, (const char *name, int flags, mode_t mode,               \
+			   struct mq_attr *attr),                                  \
+	  (name, flags, mode, attr))                                               \
+	X(int, mq_close, (mqd_t q), (q))                                           \
+	X(int, mq_unlink, (const char *name), (name))                              \
+	X(int, mq_timedsend, (mqd_t q, const char *msg, size_t len, unsigned prio, \
+			      const struct timespec *at),                          \
+	  (q, msg, len, prio, at))                                                 \
+	X(ssize_t, mq_timedreceive, (mqd_t q, char *msg, size_t len,               \
+				     unsigned *prio, const struct timespec *at),   \
+	  (q, msg, len, prio, at))                                                 \
+	X(int, mq_getattr, (mqd_t q, struct mq_attr *attr), (q, attr))             \
+	X(int, mq_setattr, (mqd_t q, const struct mq_attr *attr,                   \
+			    struct mq_attr *old),                                  \
+	  (q, attr, old))                                                          \
+	X(int, mq_notify, (mqd_t q, const struct sigevent *sev), (q, sev))
 
 #ifdef IPC_SEAM
 #define IPC_SYS_DECLARE(ret, name, params, args) ret sys_##name params;

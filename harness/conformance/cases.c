@@ -326,32 +326,11 @@ static void too_big_at_sender(struct fixture *fx)
 	refused_then_usable(fx, 0);
 }
 
-/* Writes all of buf into a non-blocking descriptor. */
-static void write_raw(struct fixture *fx, int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EAGAIN) {
-			if (poll(&p, 1, conf.io_timeout_ms) == 0)
-				fx_fail(fx, "the send descriptor took no bytes for %d ms",
-					conf.io_timeout_ms);
-		} else if (n < 0 && errno != EINTR) {
-			fx_fail(fx, "writing a frame into the send descriptor %d: %s",
-				fd, strerror(errno));
-		}
-	}
-}
-
 /* A sender whose limit is larger than the receiver's sends a message over
  * the receiver's limit: the receiver refuses it as IPC_TOO_BIG and stays
  * stopped. pair() gives both ends one set of options, so the sender with
- * the larger limit is the test's own encoder, writing straight into the
- * send end's descriptor. */
+ * the larger limit is the test's own encoder, its frames sent as they are
+ * (ipc_send_encoded). */
 static void too_big_at_receiver(struct fixture *fx)
 {
 	const size_t len = SMALL_LIMIT + 1;
@@ -371,7 +350,10 @@ static void too_big_at_receiver(struct fixture *fx)
 	n = ipcf_encode(&enc, 9, payload, len, frame, cap);
 	if (n == 0)
 		fx_fail(fx, "ipcf_encode of a %zu-byte message: %s", len, strerror(errno));
-	write_raw(fx, ipc_channel_send_fd(fx_tx(fx)), frame, n);
+	st = ipc_send_encoded(fx_tx(fx), frame, n, conf.io_timeout_ms);
+	fx_expect(fx, fx_tx(fx), st, IPC_OK,
+		  "sending the %zu bytes of a %zu-byte message's frames as they are",
+		  n, len);
 
 	st = ipc_recv(fx_rx(fx), &msg, conf.io_timeout_ms);
 	fx_expect(fx, fx_rx(fx), st, IPC_TOO_BIG,

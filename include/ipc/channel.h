@@ -42,6 +42,8 @@ enum ipc_status {
 			     (If the peer was gone, sends say IPC_PEER_CLOSED.) */
 	IPC_SYSTEM,       /* a system call failed: see ipc_channel_errno() */
 	IPC_INVALID,      /* a bad argument: type 0, wrong direction, bad address */
+	IPC_REMOVED,      /* the queue was removed while in use (EIDRM): by its
+			     owner, by `ipch clean`, or by hand */
 };
 
 const char *ipc_status_name(enum ipc_status status);
@@ -55,6 +57,12 @@ struct ipc_opts {
 	int allow_any_uid;     /* unix-stream: accept peers of other uids */
 	int abstract;          /* unix-stream pairs: abstract name, no file */
 	int ipv6;              /* tcp pairs: ::1 instead of 127.0.0.1 */
+	long msg_type;         /* sysv-msg: the message type an end sends and
+				  receives (> 0; 0 means 1) */
+	long queue_depth;      /* posix-mq: mq_maxmsg of a queue made (0: the
+				  system's default) */
+	long queue_msgsize;    /* posix-mq: mq_msgsize of a queue made (0: the
+				  system's default) */
 };
 
 struct ipc_backend {
@@ -93,6 +101,17 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 			 const void *data, size_t len, int timeout_ms);
 enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 			 int timeout_ms);
+
+/*
+ * Sends bytes that are IPCF v1 frames already (from an ipcf_encoder, or
+ * relayed from elsewhere): on a byte stream as they are; on a message
+ * mechanism one kernel message per frame, so they must be whole frames, each
+ * within what the mechanism carries (else IPC_INVALID, nothing sent). This
+ * end's encoder plays no part: the frames keep their own seqs. For relays,
+ * and for tests that play a peer with other limits.
+ */
+enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
+				 size_t len, int timeout_ms);
 
 /* Closes the end and frees it; removes what it created on disk. NULL is
  * allowed. Never fails: errors of close(2) are not retried (its descriptor

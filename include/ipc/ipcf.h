@@ -172,6 +172,15 @@ enum ipcf_status ipcf_decoder_feed(struct ipcf_decoder *dec, const void *in,
  */
 enum ipcf_status ipcf_decoder_finish(struct ipcf_decoder *dec);
 
+/*
+ * A unit of input that must end on a frame boundary has ended: one kernel
+ * message of a message mechanism (queue, datagram), which carries whole
+ * frames. IPCF_NEED_MORE if it ended between frames (a message may still
+ * go on in the next unit), else IPCF_FAULT with IPCF_FAULT_TRUNCATED at the
+ * cut frame's start (or the earlier fault).
+ */
+enum ipcf_status ipcf_decoder_end_frame(struct ipcf_decoder *dec);
+
 const struct ipcf_message *ipcf_decoder_message(const struct ipcf_decoder *dec);
 enum ipcf_fault ipcf_decoder_fault(const struct ipcf_decoder *dec,
 				   uint64_t *offset);

@@ -1,0 +1,23 @@
+/*
+ * The object registry (private to impl/): every kernel object or file the
+ * project makes that could outlive its process (System V queues, named POSIX
+ * queues, private directories of sockets and FIFOs) is noted while it
+ * exists, so that `ipch clean` and the test sweeper can remove it after its
+ * creator was killed. See docs/cleanup.md.
+ *
+ * Only when IPCH_REGISTRY names a directory: a library used on its own
+ * writes nothing. An entry is a file "<kind>@<id>" holding
+ * "<pid> <uid> <id>\n". Registry files are the harness's bookkeeping, not
+ * the mechanism: they use libc directly, never the fault seam, so they
+ * shift no fault plan, and their failure is ignored (an object without an
+ * entry is still found by its name or key).
+ */
+#ifndef IPC_REGISTRY_H
+#define IPC_REGISTRY_H
+
+/* kind: "sysv-msg" (id: the queue id), "posix-mq" (id: the name), "dir"
+ * (id: the path). */
+void ipc_registry_note(const char *kind, const char *id);
+void ipc_registry_forget(const char *kind, const char *id);
+
+#endif
