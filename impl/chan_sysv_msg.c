@@ -48,6 +48,7 @@ struct text_msg {
 struct sysv_end {
 	int id;        /* -1 once removed by this end */
 	long mtype;
+	size_t sending; /* the length of the message last tried */
 	int removes;   /* an accepted end: removes the queue at close */
 	struct text_msg *buf; /* a kernel message being sent or received */
 };
@@ -71,6 +72,7 @@ static enum ipc_status sysv_try_send(struct ipc_channel *ch,
 	struct sysv_end *u = end_of(ch);
 	size_t len = gather(u->buf->text, iov, n);
 
+	u->sending = len;
 	for (;;) {
 		if (sys_msgsnd(u->id, u->buf, len, IPC_NOWAIT) == 0)
 			return IPC_OK;
@@ -112,6 +114,20 @@ static enum ipc_status sysv_try_recv(struct ipc_channel *ch, void *buf,
 	}
 }
 
+/* The kernel's own rules: a message fits while bytes + its length <=
+ * qbytes and messages + 1 <= qbytes. POLLIN: any message of any type. */
+static int sysv_ready(struct ipc_channel *ch, short events)
+{
+	struct sysv_end *u = end_of(ch);
+	struct ipc_sysv_msg_stat st;
+
+	if (u->id < 0 || ipc_sysv_msg_stat(u->id, &st) != 0)
+		return 1; /* the next try says what is wrong */
+	if (events == POLLIN)
+		return st.qnum > 0;
+	return st.cbytes + u->sending <= st.qbytes && st.qnum + 1 <= st.qbytes;
+}
+
 static void remove_queue(struct sysv_end *u)
 {
 	if (u->id >= 0)
@@ -135,6 +151,7 @@ static const struct ipc_msg_ops sysv_ops = {
 	.try_send = sysv_try_send,
 	.try_recv = sysv_try_recv,
 	.peer_gone = sysv_peer_gone,
+	.ready = sysv_ready,
 };
 
 /* The largest frame payload a kernel message carries here: msgmax, read

@@ -12,6 +12,7 @@ extern const struct ipc_backend ipc_backend_fifo;
 extern const struct ipc_backend ipc_backend_tcp;
 extern const struct ipc_backend ipc_backend_unix_stream;
 extern const struct ipc_backend ipc_backend_sysv_msg;
+extern const struct ipc_backend ipc_backend_posix_mq;
 
 /* One entry per backend: suites, fuzz targets, stress and benchmarks all
  * iterate over this table. */
@@ -21,6 +22,7 @@ const struct ipc_backend *const ipc_backends[] = {
 	&ipc_backend_tcp,
 	&ipc_backend_unix_stream,
 	&ipc_backend_sysv_msg,
+	&ipc_backend_posix_mq,
 	NULL,
 };
 

@@ -30,9 +30,14 @@ struct ipc_msg_ops {
 	 * (the mechanism says the sender is gone); IPC_REMOVED; IPC_SYSTEM. */
 	enum ipc_status (*try_recv)(struct ipc_channel *ch, void *buf, size_t cap,
 				    size_t *len);
-	/* Called once when the link shows the other side gone (may be NULL):
-	 * a queue nobody else can use is removed here. */
+	/* Called when the link shows the other side gone (may be NULL; may
+	 * come more than once): a queue nobody else can use is removed here. */
 	void (*peer_gone)(struct ipc_channel *ch);
+	/* For a mechanism without a descriptor to poll (may be NULL): whether
+	 * a try would find a message (POLLIN) or room for the last one tried
+	 * (POLLOUT) now. A try's "nothing now" is checked against it before
+	 * it ends a call, since a fault plan can say so falsely. */
+	int (*ready)(struct ipc_channel *ch, short events);
 };
 
 

@@ -15,8 +15,10 @@
  * descriptor and its link, or, for a mechanism without a descriptor (System
  * V queues), sleeps: three immediate retries, then 1, 2, 4, 8 ms, never past
  * the deadline. A call times out only after two tries at or after its
- * deadline, so timeout 0 still takes what is there, whatever a single try
- * said.
+ * deadline, and a receive reports the end of the stream only after a try
+ * made once the link was gone; either only if the mechanism, asked (poll, or
+ * ops->ready), agrees that nothing is there: a fault plan may make a try
+ * say "nothing now" falsely, and the call must not end on that.
  */
 #include "channel_impl.h"
 
@@ -125,10 +127,40 @@ static void wait_a_while(struct ipc_channel *ch, int fd, short events,
 		note_link(ch, &p[n - 1]);
 }
 
+/* Tries that "nothing now" answered, though the mechanism said it was
+ * ready, before a call believes them: bounds a mechanism that stays
+ * ready for another reader (a queue holding other types). */
+#define RECHECKS 64
+
+/* Whether a try would succeed now, by the mechanism's own word. */
+static int ready_now(struct ipc_channel *ch, short events)
+{
+	int fd = events == POLLIN ? ch->rfd : ch->wfd;
+	struct pollfd p = {.fd = fd, .events = events};
+	int r;
+
+	if (fd < 0)
+		return ch->msg->ready != NULL && ch->msg->ready(ch, events);
+	do
+		r = sys_poll(&p, 1, 0);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/* A call is about to end on a try's "nothing now": go on instead if the
+ * mechanism says otherwise, at most RECHECKS times a call. */
+static int recheck(struct ipc_channel *ch, short events, unsigned *rechecks)
+{
+	if (*rechecks >= RECHECKS || !ready_now(ch, events))
+		return 0;
+	(*rechecks)++;
+	return 1;
+}
+
 static enum ipc_status send_one(struct ipc_channel *ch, const struct iovec *iov,
 				int n, const struct ipc_deadline *d)
 {
-	unsigned late_tries = 0;
+	unsigned late_tries = 0, rechecks = 0;
 
 	for (;;) {
 		int late = ipc_deadline_ms(d) == 0;
@@ -145,7 +177,7 @@ static enum ipc_status send_one(struct ipc_channel *ch, const struct iovec *iov,
 			return IPC_PEER_CLOSED;
 		}
 		late_tries += (unsigned)late;
-		if (late_tries >= 2)
+		if (late_tries >= 2 && !recheck(ch, POLLOUT, &rechecks))
 			return IPC_TIMEOUT;
 		wait_a_while(ch, ch->wfd, POLLOUT, d);
 	}
@@ -155,7 +187,7 @@ static enum ipc_status send_one(struct ipc_channel *ch, const struct iovec *iov,
 static enum ipc_status recv_one(struct ipc_channel *ch, size_t *got,
 				const struct ipc_deadline *d)
 {
-	unsigned late_tries = 0;
+	unsigned late_tries = 0, rechecks = 0;
 
 	for (;;) {
 		int was_gone = ch->link_gone;
@@ -169,13 +201,15 @@ static enum ipc_status recv_one(struct ipc_channel *ch, size_t *got,
 		/* Gone before that try, which found nothing: every message sent
 		 * before the close has been taken. Gone only now: try again. */
 		if (was_gone) {
+			if (recheck(ch, POLLIN, &rechecks))
+				continue;
 			release_mechanism(ch);
 			return IPC_PEER_CLOSED;
 		}
 		if (ipc_msg_peer_gone(ch))
 			continue;
 		late_tries += (unsigned)late;
-		if (late_tries >= 2)
+		if (late_tries >= 2 && !recheck(ch, POLLIN, &rechecks))
 			return IPC_TIMEOUT;
 		wait_a_while(ch, ch->rfd, POLLIN, d);
 	}
