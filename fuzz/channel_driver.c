@@ -32,7 +32,9 @@
  *            0xE0.. signal.
  * A length is cut to the largest message whose frames fit 128 KiB on the
  * wire in at most 16 frames: one thread sends and receives, so what is in
- * flight must fit the kernel buffer, and tiny frame limits stay fast.
+ * flight must fit the kernel buffer, and tiny frame limits stay fast. Queue
+ * backends hold less, and their frames are no larger than the queue's
+ * message size: there the cut is to what the queue holds (see `room`).
  * Kernel buffers are widened (pipes and FIFOs to 1 MiB with F_SETPIPE_SZ,
  * sockets with SO_SNDBUF and SO_RCVBUF): how much a pipe holds depends on
  * how the bytes were cut into writes, and a socket charges every write its
@@ -52,7 +54,8 @@
  *    and the script stops;
  *  - a status other than the expected one is allowed only as the fault the
  *    plan caused: ipc_fault_last_hard_errno() is not 0 and EPIPE gave
- *    IPC_PEER_CLOSED, ENOMEM gave IPC_SYSTEM with ipc_channel_errno() ENOMEM;
+ *    IPC_PEER_CLOSED, any other (ENOMEM, EMFILE, ENOSPC) IPC_SYSTEM with
+ *    that ipc_channel_errno();
  *    the script stops there. Short transfers, EINTR, EAGAIN and signals
  *    must never surface; a failed pair hands out no ends;
  *  - at the end, the receiver sees IPC_PEER_CLOSED once the sender closed,
@@ -124,6 +127,7 @@ struct script {
 	uint8_t options;
 	struct ipc_opts opts;
 	uint32_t frame;
+	uint32_t wire_frame; /* frame, or less where the mechanism carries less */
 	uint32_t limit; /* effective message limit */
 	size_t n;
 	struct script_msg msg[CHF_MAX_MESSAGES];
@@ -136,6 +140,18 @@ struct ends {
 };
 
 static const struct ipc_backend *backend;
+/*
+ * What the backend's kernel object holds while one thread has not yet
+ * received: frames of at most `frame` payload bytes, `in_flight` bytes,
+ * `frames` frames. Scripts stay within it, since a send into a full object
+ * would wait: over a descriptor once, in poll, but into a System V queue in
+ * sleeps whose count depends on time, which the seam log must not.
+ */
+static struct {
+	uint32_t frame;
+	size_t in_flight;
+	size_t frames;
+} room = { UINT32_MAX, CHF_IN_FLIGHT, CHF_MAX_FRAMES };
 static char private_dir[4096];
 static char *real_tmpdir; /* $TMPDIR as the process got it, or NULL */
 static int signals[NSIGNALS];
@@ -340,6 +356,43 @@ static void restore_tmpdir(void)
 		setup_failed("cannot restore TMPDIR", strerror(errno));
 }
 
+static long proc_number(const char *path, long otherwise)
+{
+	FILE *f = fopen(path, "r");
+	long v;
+
+	if (f == NULL)
+		return otherwise;
+	if (fscanf(f, "%ld", &v) != 1 || v <= 0)
+		v = otherwise;
+	fclose(f);
+	return v;
+}
+
+static size_t smaller(size_t a, size_t b) { return a < b ? a : b; }
+
+/* The room of the queue backends, from the limits their objects get. */
+static void measure_room(void)
+{
+	if (strcmp(backend->name, "sysv-msg") == 0) {
+		room.frame = (uint32_t)proc_number("/proc/sys/kernel/msgmax", 8192) -
+			     IPCF_HEADER_SIZE;
+		room.in_flight = smaller(CHF_IN_FLIGHT,
+			(size_t)proc_number("/proc/sys/kernel/msgmnb", 16384));
+	} else if (strcmp(backend->name, "posix-mq") == 0) {
+		room.frame = (uint32_t)smaller(
+			(size_t)proc_number("/proc/sys/fs/mqueue/msgsize_default", 8192),
+			(size_t)proc_number("/proc/sys/fs/mqueue/msgsize_max", 8192)) -
+			     IPCF_HEADER_SIZE;
+		room.frames = smaller(CHF_MAX_FRAMES, smaller(
+			(size_t)proc_number("/proc/sys/fs/mqueue/msg_default", 10),
+			(size_t)proc_number("/proc/sys/fs/mqueue/msg_max", 10)));
+	} else if (strcmp(backend->name, "unix-dgram") == 0) {
+		room.frames = smaller(CHF_MAX_FRAMES,
+			(size_t)proc_number("/proc/sys/net/unix/max_dgram_qlen", 10));
+	}
+}
+
 static void setup(void)
 {
 	if (backend != NULL)
@@ -356,6 +409,7 @@ static void setup(void)
 		handle(signals[i], count_signal);
 	handle(SIGPIPE, count_sigpipe);
 	ipc_fault_set_signals(signals, NSIGNALS);
+	measure_room();
 	name_private_dir();
 	for (size_t i = 0; i < sizeof patterns; i++)
 		patterns[i] = chf_pattern_byte(0, i);
@@ -386,6 +440,7 @@ static void parse(const uint8_t *data, size_t size, struct script *s)
 	s->frame = chf_frame_limits[(s->options >> CHF_FRAME_SHIFT) &
 				    CHF_FRAME_MASK];
 	s->opts.max_frame = s->frame;
+	s->wire_frame = s->frame < room.frame ? s->frame : room.frame;
 	s->opts.max_message = chf_message_limits[
 		(s->options >> CHF_MESSAGE_SHIFT) & CHF_MESSAGE_MASK];
 	s->limit = s->opts.max_message != 0 ? s->opts.max_message
@@ -400,7 +455,8 @@ static void parse(const uint8_t *data, size_t size, struct script *s)
 
 		m->type = fuzz_take_be16(&in);
 		size_field = fuzz_take_be16(&in);
-		m->len = chf_length(size_field, s->frame);
+		m->len = chf_length(size_field, s->wire_frame, room.in_flight,
+				    room.frames);
 		m->reverse = (size_field & CHF_SIZE_REVERSE) != 0;
 		m->pattern = fuzz_take_u8(&in);
 	}
@@ -507,10 +563,37 @@ static void leave_private_dir(void)
 		   private_dir, strerror(err));
 }
 
+/*
+ * System V queues live outside any descriptor table. Every queue an input
+ * made was sent to or received from by this process (the pair's own
+ * messages, or a peer check), so /proc/sysvipc/msg shows a leaked one with
+ * this pid as its last sender or receiver.
+ */
+static int queues_of_this_process(void)
+{
+	FILE *f = fopen("/proc/sysvipc/msg", "r");
+	long pid = (long)getpid(), lspid, lrpid;
+	char line[512];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "%*d %*d %*o %*u %*u %ld %ld", &lspid, &lrpid) == 2 &&
+		    (lspid == pid || lrpid == pid))
+			n++;
+	fclose(f);
+	return n;
+}
+
 static void check_nothing_left(const struct fd_snapshot *snap)
 {
+	int queues = strcmp(backend->name, "sysv-msg") == 0 ? queues_of_this_process() : 0;
+
 	check_fds(snap);
 	leave_private_dir();
+	CHAN_CHECK(queues == 0, "%d System V queue%s of this process (ipcs -q -p)"
+		   " outlived both ends", queues, queues == 1 ? "" : "s");
 }
 
 /* ---- statuses ------------------------------------------------------------ */
@@ -565,13 +648,13 @@ static void check_fault(enum ipc_status st, const struct ipc_channel *ch,
 			   ipc_status_name(IPC_PEER_CLOSED));
 		return;
 	}
-	CHAN_CHECK(hard == ENOMEM, "%s: the plan injected %s, which this driver"
-		   " cannot judge; teach check_fault about it", what,
-		   errno_name(hard));
+	/* Any other hard errno (ENOMEM, EMFILE, ENOSPC) is the system's
+	 * refusal, reported as such with that errno. */
 	CHAN_CHECK(st == IPC_SYSTEM &&
-			   (ch == NULL || ipc_channel_errno(ch) == ENOMEM),
-		   "%s gave %s after an injected ENOMEM; expected '%s' with"
-		   " errno ENOMEM", what, got, ipc_status_name(IPC_SYSTEM));
+			   (ch == NULL || ipc_channel_errno(ch) == hard),
+		   "%s gave %s after an injected %s; expected '%s' with"
+		   " errno %s", what, got, errno_name(hard),
+		   ipc_status_name(IPC_SYSTEM), errno_name(hard));
 }
 
 /* check_fault for message i. */
@@ -611,11 +694,17 @@ static enum ipc_status expected_send(const struct script *s,
 
 enum sent { SENT, REFUSED, FULL, STOPPED };
 
-/* A send that timed out: right only if the kernel buffer is full now. */
+/* A send that timed out: right only if the kernel buffer is full now. A
+ * mechanism without a descriptor (System V queues) cannot be asked here;
+ * the library asks it (IPC_STAT) before it reports a timeout. */
 static void check_buffer_full(struct ipc_channel *tx, size_t i)
 {
 	struct pollfd p = { .fd = ipc_channel_send_fd(tx), .events = POLLOUT };
-	int r = poll(&p, 1, 0);
+	int r;
+
+	if (p.fd < 0)
+		return;
+	r = poll(&p, 1, 0);
 
 	CHAN_CHECK(r == 0, "sending message %zu timed out, but the descriptor"
 		   " %d is writable (poll: %d, revents 0x%x): a send must wait"
@@ -697,6 +786,22 @@ struct batch {
 	size_t toward_a, toward_b;
 };
 
+/* Whether fd is a byte stream (pipe, FIFO, stream socket), whose peer's
+ * close shows in poll. Message mechanisms deliver at once, and a queue
+ * descriptor shows nothing when its sender closes. */
+static int is_stream(int fd)
+{
+	int type;
+	socklen_t len = sizeof type;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETPIPE_SZ) > 0)
+		return 1;
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_STREAM;
+}
+
 static int queued(int fd, size_t bytes)
 {
 	int have;
@@ -716,7 +821,7 @@ static void settle_queue(struct ipc_channel *rx, size_t bytes)
 	int lowat = bytes > INT_MAX ? INT_MAX : (int)bytes, one = 1;
 	long ticks = 0;
 
-	if (queued(fd, bytes))
+	if (!is_stream(fd) || queued(fd, bytes))
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
 		       sizeof lowat) == 0) {
@@ -736,7 +841,8 @@ static void settle_events(int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
-	poll(&p, 1, SETTLE_MS);
+	if (is_stream(fd))
+		poll(&p, 1, SETTLE_MS);
 }
 
 /* Over TCP a batch is sent corked (TCP_CORK), so it crosses in a few full
@@ -773,11 +879,11 @@ static int receive_batch(const struct ends *e, const struct script *s,
 static void add_to_batch(const struct ends *e, const struct script *s,
 			 size_t i, struct batch *b)
 {
-	size_t wire = chf_wire_size(s->msg[i].len, s->frame);
+	size_t wire = chf_wire_size(s->msg[i].len, s->wire_frame);
 
 	b->index[b->n++] = i;
 	b->wire += wire;
-	b->frames += chf_frames(s->msg[i].len, s->frame);
+	b->frames += chf_frames(s->msg[i].len, s->wire_frame);
 	if (receiver(e, &s->msg[i]) == e->a)
 		b->toward_a += wire;
 	else
@@ -792,10 +898,10 @@ static int exchange(const struct ends *e, const struct script *s)
 	memset(&b, 0, sizeof b);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct script_msg *m = &s->msg[i];
-		int fits = b.wire + chf_wire_size(m->len, s->frame) <=
-				   CHF_IN_FLIGHT &&
-			   b.frames + chf_frames(m->len, s->frame) <=
-				   CHF_MAX_FRAMES;
+		int fits = b.wire + chf_wire_size(m->len, s->wire_frame) <=
+				   room.in_flight &&
+			   b.frames + chf_frames(m->len, s->wire_frame) <=
+				   room.frames;
 
 		if (!fits && !receive_batch(e, s, &b))
 			return 0;

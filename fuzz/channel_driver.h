@@ -75,18 +75,20 @@ static inline size_t chf_wire_size(size_t len, uint32_t frame)
 	return len + chf_frames(len, frame) * IPCF_HEADER_SIZE;
 }
 
-/* The largest message that fits CHF_IN_FLIGHT alone in at most
- * CHF_MAX_FRAMES frames. */
-static inline size_t chf_max_length(uint32_t frame)
+/* The largest message that fits in_flight bytes alone in at most
+ * max_frames frames (CHF_IN_FLIGHT and CHF_MAX_FRAMES, or less where a
+ * backend's kernel object holds less). */
+static inline size_t chf_max_length(uint32_t frame, size_t in_flight,
+				    size_t max_frames)
 {
 	size_t best = 0;
 
-	for (size_t k = 1; k <= CHF_MAX_FRAMES; k++) {
+	for (size_t k = 1; k <= max_frames; k++) {
 		size_t room, len;
 
-		if (k * IPCF_HEADER_SIZE > CHF_IN_FLIGHT)
+		if (k * IPCF_HEADER_SIZE > in_flight)
 			break;
-		room = CHF_IN_FLIGHT - k * IPCF_HEADER_SIZE;
+		room = in_flight - k * IPCF_HEADER_SIZE;
 		len = k * (size_t)frame < room ? k * (size_t)frame : room;
 		if (len > best)
 			best = len;
@@ -94,10 +96,12 @@ static inline size_t chf_max_length(uint32_t frame)
 	return best;
 }
 
-/* The length a size field asks for, cut to what this frame limit allows. */
-static inline size_t chf_length(uint16_t size, uint32_t frame)
+/* The length a size field asks for, cut to what this frame limit and room
+ * allow. */
+static inline size_t chf_length(uint16_t size, uint32_t frame,
+				size_t in_flight, size_t max_frames)
 {
-	size_t most = chf_max_length(frame);
+	size_t most = chf_max_length(frame, in_flight, max_frames);
 	size_t asked = size & CHF_SIZE_LENGTH;
 
 	if (size & CHF_SIZE_LARGE)

@@ -45,6 +45,7 @@ static const char *prog = "fuzz-seeds";
 static const char *const targets[] = {
 	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
 	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
+	"channel_sysv_msg", "channel_posix_mq",
 };
 
 static _Noreturn void fail(const char *what, const char *detail)
@@ -601,6 +602,8 @@ static void generate(void)
 	channel_seeds("channel_fifo", 0);
 	channel_seeds("channel_unix_stream", CHF_ABSTRACT);
 	channel_seeds("channel_tcp", CHF_IPV6);
+	channel_seeds("channel_sysv_msg", 0);
+	channel_seeds("channel_posix_mq", 0);
 }
 
 static char *path_of(const char *dir, const char *target, const char *name)

@@ -305,6 +305,7 @@ static enum ipc_status mq_connect(const char *where, const struct ipc_opts *o,
 const struct ipc_backend ipc_backend_posix_mq = {
 	.name = "posix-mq",
 	.address_scheme = "posix-mq",
+	.keeps_boundaries = 1,
 	.pair = mq_pair,
 	.listen = mq_listen,
 	.connect = mq_connect,

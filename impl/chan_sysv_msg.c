@@ -373,6 +373,7 @@ static enum ipc_status sysv_connect(const char *where, const struct ipc_opts *o,
 const struct ipc_backend ipc_backend_sysv_msg = {
 	.name = "sysv-msg",
 	.address_scheme = "sysv-msg",
+	.keeps_boundaries = 1,
 	.pair = sysv_pair,
 	.listen = sysv_listen,
 	.connect = sysv_connect,

@@ -77,15 +77,18 @@ static void note_link(struct ipc_channel *ch, const struct pollfd *p)
 		ch->link_gone = 1;
 }
 
+/* Asked with ppoll, which the fault seam never fails (sys.h): whether a
+ * queue is removed must not hang on an injected error. */
 int ipc_msg_peer_gone(struct ipc_channel *ch)
 {
+	const struct timespec now = {0, 0};
 	struct pollfd p = {.fd = ch->link_fd, .events = POLLIN};
 	int r;
 
 	if (ch->link_fd < 0 || ch->link_gone)
 		return ch->link_gone;
 	do
-		r = sys_poll(&p, 1, 0);
+		r = sys_ppoll(&p, 1, &now, NULL);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
 		note_link(ch, &p);
@@ -111,11 +114,15 @@ static void wait_a_while(struct ipc_channel *ch, int fd, short events,
 	if (fd >= 0) {
 		p[n++] = (struct pollfd){.fd = fd, .events = events};
 	} else {
-		unsigned step = ch->backoff_step++;
-		int sleep_ms = step < IMMEDIATE_RETRIES ? 0 : 1 << (step - IMMEDIATE_RETRIES);
+		unsigned step = ch->backoff_step;
+		int sleep_ms = LONGEST_SLEEP_MS;
 
-		if (sleep_ms > LONGEST_SLEEP_MS || step > 16)
-			sleep_ms = LONGEST_SLEEP_MS;
+		if (step < IMMEDIATE_RETRIES)
+			sleep_ms = 0;
+		else if (step - IMMEDIATE_RETRIES < 3)
+			sleep_ms = 1 << (step - IMMEDIATE_RETRIES);
+		if (step <= IMMEDIATE_RETRIES + 3)
+			ch->backoff_step++; /* no further: it never wraps */
 		if (ms < 0 || ms > sleep_ms)
 			ms = sleep_ms;
 	}
@@ -230,6 +237,12 @@ enum ipc_status ipc_msg_send(struct ipc_channel *ch, uint16_t type,
 		return ch->send_stopped;
 	if (len > ch->max_message)
 		return IPC_TOO_BIG;
+	/* A queue keeps taking messages nobody will read: ask the link once
+	 * a message, so a closed receiver is refused at once, as on a pipe. */
+	if (ipc_msg_peer_gone(ch)) {
+		release_mechanism(ch);
+		return IPC_PEER_CLOSED;
+	}
 	do {
 		uint8_t hdr[IPCF_HEADER_SIZE];
 		uint32_t n = ipcf_encode_next_frame(&ch->enc, type, p, len, hdr);

@@ -35,7 +35,7 @@ enum call {
 	C_SIGMASK, C_SIGPENDING, C_SIGTIMEDWAIT, C_LSTAT, C_GETPID, C_GETEUID,
 	C_SOCKETPAIR, C_MSGGET, C_MSGSND, C_MSGRCV, C_MSGCTL, C_FTOK, C_MQ_OPEN,
 	C_MQ_CLOSE, C_MQ_UNLINK, C_MQ_TIMEDSEND, C_MQ_TIMEDRECEIVE, C_MQ_GETATTR,
-	C_MQ_SETATTR, C_MQ_NOTIFY,
+	C_MQ_SETATTR, C_MQ_NOTIFY, C_PREAD, C_PPOLL,
 };
 
 static const struct call_info calls[] = {
@@ -92,6 +92,13 @@ static const struct call_info calls[] = {
 	[C_MQ_GETATTR] = {"mq_getattr", 0, {0}},
 	[C_MQ_SETATTR] = {"mq_setattr", 0, {0}},
 	[C_MQ_NOTIFY] = {"mq_notify", 0, {0}},
+	/* pread only takes /proc/sys numbers (stream.c), which the kernel
+	 * gives whole from offset 0 or not at all: no short transfer. */
+	[C_PREAD] = {"pread", 0, {EINTR}},
+	/* ppoll is only the message core's look at a link (msg.c): a query
+	 * whose answer decides whether a queue is removed, so, like the
+	 * cleanup calls, it gets no errno. */
+	[C_PPOLL] = {"ppoll", 0, {0}},
 };
 
 struct decision {
@@ -421,6 +428,15 @@ ssize_t sys_read(int fd, void *buf, size_t len)
 	return finish(C_READ, fd, len, d, read(fd, buf, SHORTEN(d, len)));
 }
 
+ssize_t sys_pread(int fd, void *buf, size_t len, off_t at)
+{
+	struct decision d = begin(C_PREAD, len);
+
+	if (FAULTED(d))
+		return failed(C_PREAD, fd, len, d);
+	return finish(C_PREAD, fd, len, d, pread(fd, buf, SHORTEN(d, len), at));
+}
+
 ssize_t sys_write(int fd, const void *buf, size_t len)
 {
 	struct decision d = begin(C_WRITE, len);
@@ -491,6 +507,12 @@ ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
 int sys_poll(struct pollfd *fds, nfds_t n, int ms)
 {
 	PLAIN_CALL(C_POLL, n > 0 ? fds[0].fd : -1, poll(fds, n, ms));
+}
+
+int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
+	      const sigset_t *mask)
+{
+	PLAIN_CALL(C_PPOLL, n > 0 ? fds[0].fd : -1, ppoll(fds, n, t, mask));
 }
 
 int sys_open(const char *path, int flags, mode_t mode)

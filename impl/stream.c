@@ -111,10 +111,13 @@ int ipc_remove_private_dir(const char *dir)
 	return 0;
 }
 
+/* A /proc/sys number comes whole from one read at offset 0, ending in a
+ * newline (a read at another offset finds nothing, so pieces cannot be
+ * joined): anything else is EIO. */
 int ipc_read_proc_long(const char *path, long *out)
 {
 	char text[32];
-	size_t have = 0;
+	ssize_t r;
 	char *end;
 	int fd;
 
@@ -123,21 +126,20 @@ int ipc_read_proc_long(const char *path, long *out)
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;
-	while (have < sizeof text - 1) {
-		ssize_t r = sys_read(fd, text + have, sizeof text - 1 - have);
-
-		/* EAGAIN cannot come from a /proc file; a fault plan may still
-		 * say it, and it means "again" as EINTR does. */
-		if (r > 0)
-			have += (size_t)r;
-		else if (r == 0 || (errno != EINTR && errno != EAGAIN))
-			break;
-	}
+	do
+		r = sys_pread(fd, text, sizeof text - 1, 0);
+	while (r < 0 && errno == EINTR);
 	ipc_close_quietly(fd);
-	text[have] = '\0';
+	if (r < 0)
+		return -1;
+	if (r == 0 || text[r - 1] != '\n') {
+		errno = EIO;
+		return -1;
+	}
+	text[r] = '\0';
 	errno = 0;
 	*out = strtol(text, &end, 10);
-	if (have == 0 || end == text || errno != 0 || *out < 0) {
+	if (end == text || errno != 0 || *out < 0) {
 		errno = EIO;
 		return -1;
 	}

@@ -25,11 +25,16 @@
 #define IPC_SYS_CALLS(X)                                                     \
 	X(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len))          \
 	X(ssize_t, write, (int fd, const void *buf, size_t len), (fd, buf, len))   \
+	X(ssize_t, pread, (int fd, void *buf, size_t len, off_t at),               \
+	  (fd, buf, len, at))                                                      \
 	X(ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n)) \
 	X(ssize_t, recvmsg, (int fd, struct msghdr *m, int flags), (fd, m, flags)) \
 	X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int flags),           \
 	  (fd, m, flags))                                                          \
 	X(int, poll, (struct pollfd *fds, nfds_t n, int ms), (fds, n, ms))         \
+	X(int, ppoll, (struct pollfd *fds, nfds_t n, const struct timespec *t,     \
+		       const sigset_t *mask),                                      \
+	  (fds, n, t, mask))                                                       \
 	X(int, open, (const char *path, int flags, mode_t mode),                   \
 	  (path, flags, mode))                                                     \
 	X(int, close, (int fd), (fd))                                              \

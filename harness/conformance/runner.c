@@ -129,12 +129,20 @@ static void add_run(struct run_list *l, const struct ipc_backend *b,
 	l->count++;
 }
 
+/* A plan of short transfers cannot touch a mechanism that moves whole
+ * messages only (the seam gives it no short decision): nothing to run. */
+static int plan_applies(const struct conf_plan *plan, const struct ipc_backend *b)
+{
+	return !(b->keeps_boundaries && plan->pattern == IPC_PATTERN_SHORT_BY_ONE);
+}
+
 /* The whole suite under each plan in turn; duplex backends both ways. */
 static void add_backend(struct run_list *l, const struct ipc_backend *b,
 			const char *only)
 {
 	for (size_t p = 0; p < conf_nplans; p++)
-		for (int reversed = 0; reversed <= (b->duplex ? 1 : 0); reversed++)
+		for (int reversed = 0; reversed <= (b->duplex ? 1 : 0) &&
+				       plan_applies(&conf_plans[p], b); reversed++)
 			for (size_t c = 0; c < conf_ncases; c++)
 				add_run(l, b, &conf_plans[p], reversed, &conf_cases[c], only);
 }

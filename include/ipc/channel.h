@@ -69,6 +69,9 @@ struct ipc_backend {
 	const char *name;      /* "pipe", "fifo", "unix-stream", "tcp", ... */
 	const char *address_scheme; /* "fifo", "unix", "tcp", or NULL */
 	int duplex;            /* both ends send and receive */
+	int keeps_boundaries;  /* a message mechanism: each frame travels as
+				  one kernel message, never cut, so no
+				  transfer is ever short */
 	/* Two connected ends: *a sends, *b receives (and the reverse if duplex). */
 	enum ipc_status (*pair)(const struct ipc_opts *o, struct ipc_channel **a,
 				struct ipc_channel **b);
