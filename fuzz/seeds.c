@@ -23,6 +23,7 @@
 
 #include "channel_driver.h"
 #include "fuzz_common.h"
+#include "mq_model_format.h"
 
 #define SEED_MAX 4096u
 #define MAX_SEEDS 256u
@@ -46,6 +47,7 @@ static const char *const targets[] = {
 	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
 	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
 	"channel_sysv_msg", "channel_posix_mq",
+	"mq_sysv_model", "mq_posix_model",
 };
 
 static _Noreturn void fail(const char *what, const char *detail)
@@ -591,6 +593,523 @@ static void channel_seeds(const char *t, uint8_t backend_bits)
 #undef CLEAN
 }
 
+/* ---- the message queue model targets -------------------------------------- */
+
+/*
+ * The sizes in these seeds assume Linux's default limits: msgmax 8192 and
+ * msgmnb 16384 (System V), msg_max 10 and msgsize_max 8192 (POSIX). With
+ * other limits the same bytes are still valid inputs, of other sizes.
+ */
+#define SEED_MSGMAX 8192u
+#define SEED_MSGMNB 16384u
+
+/* A selector byte for -n, n in 1..112. */
+static uint8_t below(unsigned n)
+{
+	return (uint8_t)(MQF_SELECTOR_NEGATIVE + n - 1);
+}
+
+/* The byte that picks mqf_sysv_specials[i]. */
+static uint8_t special(unsigned i)
+{
+	return (uint8_t)(MQF_SPECIAL | i);
+}
+
+enum { SP_LONG_MAX = 0, SP_INT_MAX = 2, SP_INT_MAX_1 = 3, SP_UINT_MAX_1 = 5,
+       SP_255 = 6, SP_256 = 7, SP_MINUS_1 = 8, SP_MINUS_255 = 10,
+       SP_INT_MIN = 12, SP_MINUS_LONG_MAX = 14, SP_LONG_MIN = 15 };
+
+static void sysv_begin(struct buf *b, uint16_t qbytes)
+{
+	b->len = 0;
+	put_be16(b, qbytes);
+}
+
+static void sysv_send(struct buf *b, uint8_t type, uint16_t size,
+		      uint8_t pattern)
+{
+	put_u8(b, MQF_SEND);
+	put_u8(b, type);
+	put_be16(b, size);
+	put_u8(b, pattern);
+}
+
+static void sysv_recv(struct buf *b, uint8_t flags, uint8_t selector,
+		      uint16_t cap)
+{
+	put_u8(b, (uint8_t)(MQF_RECV | flags));
+	put_u8(b, selector);
+	put_be16(b, cap);
+}
+
+static void sysv_stat(struct buf *b)
+{
+	put_u8(b, MQF_STAT);
+}
+
+static void sysv_set_qbytes(struct buf *b, uint16_t qbytes)
+{
+	put_u8(b, MQF_SYSV_SET_QBYTES);
+	put_be16(b, qbytes);
+}
+
+/* One send, and one receive of each kind; refused types and sizes. */
+static void sysv_basic_seeds(const char *t)
+{
+	struct buf b;
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, 5, 0x01);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 0, 100);
+	sysv_stat(&b);
+	add(t, "send-receive", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 0, 1, 0x02);
+	sysv_send(&b, special(SP_MINUS_1), 1, 0x03);
+	sysv_send(&b, special(SP_INT_MIN), 1, 0x04);
+	sysv_send(&b, special(SP_LONG_MIN), 0, 0x05);
+	sysv_stat(&b);
+	add(t, "einval-type", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, SEED_MSGMAX + 1, 0x06);
+	sysv_send(&b, 1, SEED_MSGMAX, 0x07);
+	sysv_send(&b, 2, SEED_MSGMAX, 0x08);
+	sysv_send(&b, 3, 0, 0x09);
+	sysv_send(&b, 3, 1, 0x0A);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 0, SEED_MSGMAX + 1);
+	add(t, "einval-size-and-largest", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_recv(&b, 0, 0, 10);
+	sysv_recv(&b, 0, 5, 10);
+	sysv_recv(&b, 0, below(5), 10);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, 1, 10);
+	sysv_recv(&b, MQF_SYSV_NOERROR, special(SP_LONG_MIN), 0);
+	sysv_stat(&b);
+	add(t, "enomsg-empty", &b);
+}
+
+/* The queue full by bytes and by count, and msg_qbytes changed. */
+static void sysv_full_seeds(const char *t)
+{
+	struct buf b;
+
+	sysv_begin(&b, 10);
+	sysv_send(&b, 1, 6, 0x11);
+	sysv_send(&b, 1, 5, 0x12);
+	sysv_send(&b, 2, 4, 0x13);
+	sysv_stat(&b);
+	sysv_send(&b, 1, 1, 0x14);
+	sysv_send(&b, 1, 0, 0x15);
+	add(t, "eagain-bytes", &b);
+
+	sysv_begin(&b, 3);
+	for (int i = 0; i < 4; i++)
+		sysv_send(&b, (uint8_t)(1 + i), 0, 0);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 2, 0);
+	sysv_send(&b, 9, 0, 0);
+	sysv_send(&b, 9, 0, 0);
+	add(t, "eagain-count", &b);
+
+	sysv_begin(&b, 0);
+	sysv_send(&b, 1, 0, 0x16);
+	sysv_stat(&b);
+	sysv_set_qbytes(&b, 1);
+	sysv_send(&b, 1, 0, 0x17);
+	sysv_send(&b, 1, 0, 0x18);
+	sysv_stat(&b);
+	add(t, "qbytes-0-and-1", &b);
+
+	sysv_begin(&b, 100);
+	sysv_send(&b, 1, 50, 0x19);
+	sysv_set_qbytes(&b, 10);
+	sysv_send(&b, 1, 1, 0x1A);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 0, 100);
+	sysv_send(&b, 1, 10, 0x1B);
+	sysv_set_qbytes(&b, SEED_MSGMNB);
+	sysv_stat(&b);
+	add(t, "qbytes-below-queued", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, SEED_MSGMAX, 0x1C);
+	sysv_send(&b, 2, SEED_MSGMAX, 0x1D);
+	sysv_send(&b, 3, 0, 0x1E);
+	sysv_send(&b, 3, 1, 0x1F);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 2, SEED_MSGMAX);
+	sysv_send(&b, 3, 1, 0x20);
+	add(t, "eagain-msgmnb", &b);
+
+	sysv_begin(&b, 40);
+	for (int i = 0; i < 45; i++)
+		sysv_send(&b, (uint8_t)(1 + i % 4), (uint16_t)(i % 2), (uint8_t)i);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, below(1), 10);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, 2, 10);
+	add(t, "eagain-many-small", &b);
+}
+
+/* The three selector rules, MSG_EXCEPT, E2BIG and MSG_NOERROR. */
+static void sysv_selector_seeds(const char *t)
+{
+	struct buf b;
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 5, 4, 0x21);
+	sysv_send(&b, 2, 3, 0x22);
+	sysv_send(&b, 5, 5, 0x23);
+	for (int i = 0; i < 4; i++)
+		sysv_recv(&b, 0, 0, 64);
+	add(t, "selector-zero", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, 1, 0x24);
+	sysv_send(&b, 2, 1, 0x25);
+	sysv_send(&b, 2, 2, 0x26);
+	sysv_recv(&b, 0, 2, 64);
+	sysv_recv(&b, 0, 3, 64);
+	sysv_recv(&b, 0, 2, 64);
+	sysv_recv(&b, 0, 2, 64);
+	sysv_stat(&b);
+	add(t, "selector-type", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, 1, 0x27);
+	sysv_send(&b, 1, 2, 0x28);
+	sysv_send(&b, 3, 3, 0x29);
+	sysv_send(&b, 2, 4, 0x2A);
+	for (int i = 0; i < 3; i++)
+		sysv_recv(&b, MQF_SYSV_EXCEPT, 1, 64);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, 2, 64);
+	add(t, "selector-except", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 2, 1, 0x2B);
+	sysv_send(&b, 1, 2, 0x2C);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, below(2), 64);
+	sysv_send(&b, 1, 3, 0x2D);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, 0, 64);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, below(1), 64);
+	add(t, "selector-except-zero-negative", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 3, 1, 0x2E);
+	sysv_send(&b, 2, 2, 0x2F);
+	sysv_send(&b, 4, 3, 0x30);
+	sysv_send(&b, 2, 4, 0x31);
+	sysv_send(&b, 1, 5, 0x32);
+	sysv_recv(&b, 0, below(1), 64);
+	sysv_recv(&b, 0, below(3), 64);
+	sysv_recv(&b, 0, below(3), 64);
+	sysv_recv(&b, 0, below(2), 64);
+	sysv_recv(&b, 0, below(3), 64);
+	sysv_recv(&b, 0, special(SP_LONG_MIN), 64);
+	add(t, "selector-negative", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, special(SP_LONG_MAX), 1, 0x33);
+	sysv_send(&b, special(SP_INT_MAX_1), 2, 0x34);
+	sysv_send(&b, special(SP_UINT_MAX_1), 3, 0x35);
+	sysv_send(&b, special(SP_255), 4, 0x36);
+	sysv_send(&b, special(SP_256), 5, 0x37);
+	sysv_send(&b, special(SP_INT_MAX), 6, 0x38);
+	sysv_recv(&b, 0, special(SP_MINUS_255), 64);
+	sysv_recv(&b, 0, special(SP_INT_MAX_1), 64);
+	sysv_recv(&b, 0, special(SP_INT_MIN), 64);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, special(SP_LONG_MAX), 64);
+	sysv_recv(&b, 0, special(SP_MINUS_LONG_MAX), 64);
+	sysv_stat(&b);
+	add(t, "selector-wide-types", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 1, 5, 0x39);
+	sysv_recv(&b, 0, 0, 4);
+	sysv_stat(&b);
+	sysv_recv(&b, 0, 1, 5);
+	sysv_send(&b, 1, 1, 0x3A);
+	sysv_recv(&b, 0, 0, 0);
+	add(t, "e2big", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 2, 6, 0x3B);
+	sysv_send(&b, 2, 2, 0x3C);
+	sysv_send(&b, 1, 11, 0x3D);
+	sysv_recv(&b, 0, 2, 2);
+	sysv_recv(&b, 0, below(2), 2);
+	sysv_recv(&b, MQF_SYSV_EXCEPT, 1, 2);
+	sysv_stat(&b);
+	add(t, "e2big-chosen-message", &b);
+
+	sysv_begin(&b, SEED_MSGMNB);
+	sysv_send(&b, 7, 9, 0x3E);
+	sysv_send(&b, 7, 4, 0x3F);
+	sysv_send(&b, 7, 300, 0x40);
+	sysv_recv(&b, MQF_SYSV_NOERROR, 7, 5);
+	sysv_stat(&b);
+	sysv_recv(&b, MQF_SYSV_NOERROR, 0, 0);
+	sysv_recv(&b, MQF_SYSV_NOERROR | MQF_SYSV_EXCEPT, 1, 257);
+	sysv_stat(&b);
+	add(t, "noerror-truncates", &b);
+}
+
+/* A deterministic mixture of every operation, for the fuzzer to start
+ * from something busy. */
+static void sysv_mixed_seed(const char *t, const char *name, uint16_t qbytes,
+			    uint32_t seed, int ops)
+{
+	struct buf b;
+	uint32_t x = seed;
+
+	sysv_begin(&b, qbytes);
+	for (int i = 0; i < ops; i++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t r = x >> 8;
+
+		switch (r % 8) {
+		case 0: case 1: case 2:
+			sysv_send(&b, (uint8_t)(1 + (r >> 3) % 6),
+				  (uint16_t)((r >> 6) % 120), (uint8_t)i);
+			break;
+		case 3: case 4:
+			sysv_recv(&b, (uint8_t)((r >> 3) & 0x0Cu),
+				  (r >> 5) % 3 == 0 ? below(1 + (r >> 7) % 6)
+						    : (uint8_t)((r >> 7) % 7),
+				  (uint16_t)((r >> 10) % 128));
+			break;
+		case 5:
+			sysv_stat(&b);
+			break;
+		case 6:
+			sysv_set_qbytes(&b, (uint16_t)(64 + (r >> 3) % 512));
+			break;
+		default:
+			sysv_recv(&b, 0, 0, SEED_MSGMAX);
+		}
+	}
+	add(t, name, &b);
+}
+
+static void sysv_model_seeds(void)
+{
+	const char *t = "mq_sysv_model";
+
+	sysv_basic_seeds(t);
+	sysv_full_seeds(t);
+	sysv_selector_seeds(t);
+	sysv_mixed_seed(t, "mixed-qbytes-64", 64, 1, 120);
+	sysv_mixed_seed(t, "mixed-qbytes-300", 300, 2, 160);
+	sysv_mixed_seed(t, "mixed-qbytes-msgmnb", SEED_MSGMNB, 3, 200);
+}
+
+#define SEED_MSG_MAX 10u
+
+/* The header bytes that ask for a queue of maxmsg messages of msgsize. */
+static void posix_begin(struct buf *b, unsigned maxmsg, uint16_t msgsize)
+{
+	b->len = 0;
+	put_u8(b, (uint8_t)(maxmsg - 1));
+	put_be16(b, (uint16_t)(msgsize - 1));
+}
+
+static void posix_send(struct buf *b, uint8_t via, uint8_t prio, uint16_t size,
+		       uint8_t pattern)
+{
+	put_u8(b, (uint8_t)(MQF_SEND | via));
+	put_u8(b, prio);
+	put_be16(b, size);
+	put_u8(b, pattern);
+}
+
+static void posix_recv(struct buf *b, uint8_t via, uint8_t cap)
+{
+	put_u8(b, (uint8_t)(MQF_RECV | via));
+	put_u8(b, cap);
+}
+
+static void posix_getattr(struct buf *b, uint8_t via)
+{
+	put_u8(b, (uint8_t)(MQF_STAT | via));
+}
+
+/* Priority bytes of mqf_posix_prio's specials. */
+enum { PR_MAX_LESS_1 = 0xF0, PR_MAX = 0xF1, PR_MAX_PLUS_1 = 0xF2,
+       PR_INT_MAX_1 = 0xF8, PR_UINT_MAX = 0xFA, PR_HALF = 0xFB };
+
+#define TIMED MQF_POSIX_TIMED
+#define CAP_EXACT 0x00
+#define CAP_SHORT_1 MQF_CAP_SHORT
+
+static void posix_basic_seeds(const char *t)
+{
+	struct buf b;
+
+	posix_begin(&b, SEED_MSG_MAX, 64);
+	posix_send(&b, 0, 0, 5, 0x01);
+	posix_getattr(&b, 0);
+	posix_recv(&b, 0, CAP_EXACT);
+	posix_getattr(&b, TIMED);
+	add(t, "send-receive", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 64);
+	posix_send(&b, TIMED, 3, 10, 0x02);
+	posix_send(&b, TIMED, 0, 0, 0x03);
+	posix_recv(&b, TIMED, 0x7F);
+	posix_recv(&b, TIMED, 1);
+	posix_getattr(&b, TIMED);
+	add(t, "timed-send-receive", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 16);
+	posix_send(&b, 0, 0, 17, 0x04);
+	posix_send(&b, TIMED, 0, 17, 0x05);
+	posix_send(&b, 0, 0, 16, 0x06);
+	posix_send(&b, 0, 0, 0, 0x07);
+	posix_getattr(&b, 0);
+	add(t, "emsgsize-send", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 16);
+	posix_recv(&b, 0, CAP_SHORT_1);
+	posix_recv(&b, TIMED, 0xFF);
+	posix_send(&b, 0, 0, 1, 0x08);
+	posix_recv(&b, 0, CAP_SHORT_1);
+	posix_getattr(&b, 0);
+	posix_recv(&b, 0, CAP_EXACT);
+	add(t, "emsgsize-receive", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 32);
+	posix_send(&b, 0, PR_MAX, 1, 0x09);
+	posix_send(&b, TIMED, PR_MAX_PLUS_1, 1, 0x0A);
+	posix_send(&b, 0, PR_UINT_MAX, 1, 0x0B);
+	posix_send(&b, 0, PR_INT_MAX_1, 40, 0x0C);
+	posix_send(&b, 0, PR_MAX_LESS_1, 2, 0x0D);
+	posix_send(&b, 0, PR_HALF, 3, 0x0E);
+	posix_send(&b, 0, 0, 4, 0x0F);
+	posix_getattr(&b, 0);
+	posix_recv(&b, 0, CAP_EXACT);
+	add(t, "einval-priority", &b);
+
+	posix_begin(&b, 1, 1);
+	posix_send(&b, 0, 0, 1, 0x10);
+	posix_send(&b, 0, 0, 2, 0x11);
+	posix_send(&b, 0, 0, 1, 0x12);
+	posix_recv(&b, 0, 0xFF);
+	posix_recv(&b, 0, CAP_EXACT);
+	posix_recv(&b, 0, CAP_EXACT);
+	add(t, "msgsize-1", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, SEED_MSGMAX);
+	posix_send(&b, 0, 1, SEED_MSGMAX + 1, 0x13);
+	posix_send(&b, 0, 1, SEED_MSGMAX, 0x14);
+	posix_recv(&b, 0, 0x81);
+	posix_recv(&b, 0, 0x7F);
+	add(t, "msgsize-largest", &b);
+}
+
+static void posix_full_seeds(const char *t)
+{
+	struct buf b;
+
+	posix_begin(&b, 1, 8);
+	posix_send(&b, 0, 0, 1, 0x21);
+	posix_send(&b, 0, 0, 1, 0x22);
+	posix_send(&b, 0, 9, 1, 0x23);
+	posix_getattr(&b, 0);
+	add(t, "eagain-full", &b);
+
+	posix_begin(&b, 2, 8);
+	posix_send(&b, TIMED, 0, 1, 0x24);
+	posix_send(&b, TIMED, 0, 2, 0x25);
+	posix_send(&b, TIMED, 0, 3, 0x26);
+	posix_getattr(&b, TIMED);
+	posix_recv(&b, TIMED, CAP_EXACT);
+	posix_send(&b, TIMED, 0, 3, 0x27);
+	add(t, "etimedout-full", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 8);
+	posix_recv(&b, 0, CAP_EXACT);
+	posix_recv(&b, TIMED, CAP_EXACT);
+	posix_getattr(&b, 0);
+	add(t, "empty-eagain-etimedout", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 100);
+	for (int i = 0; i < 11; i++)
+		posix_send(&b, (uint8_t)(i % 2 ? TIMED : 0), (uint8_t)(i % 3),
+			   (uint16_t)(i * 9), (uint8_t)(0x30 + i));
+	posix_getattr(&b, 0);
+	add(t, "fill-left-for-drain", &b);
+}
+
+static void posix_order_seeds(const char *t)
+{
+	struct buf b;
+
+	posix_begin(&b, SEED_MSG_MAX, 16);
+	posix_send(&b, 0, 1, 1, 0x41);
+	posix_send(&b, 0, 5, 1, 0x42);
+	posix_send(&b, 0, 1, 2, 0x43);
+	posix_send(&b, 0, 5, 2, 0x44);
+	posix_recv(&b, 0, CAP_EXACT);
+	posix_recv(&b, 0, CAP_EXACT);
+	posix_send(&b, 0, 0, 3, 0x45);
+	posix_send(&b, 0, 1, 3, 0x46);
+	for (int i = 0; i < 5; i++)
+		posix_recv(&b, 0, CAP_EXACT);
+	add(t, "priority-order", &b);
+
+	posix_begin(&b, SEED_MSG_MAX, 16);
+	for (int i = 0; i < 10; i++)
+		posix_send(&b, 0, 7, (uint16_t)i, (uint8_t)(0x50 + i));
+	for (int i = 0; i < 10; i++)
+		posix_recv(&b, 0, CAP_EXACT);
+	add(t, "fifo-within-priority", &b);
+}
+
+/* A deterministic mixture of every operation. */
+static void posix_mixed_seed(const char *t, const char *name, unsigned maxmsg,
+			     uint16_t msgsize, uint32_t seed, int ops)
+{
+	struct buf b;
+	uint32_t x = seed;
+
+	posix_begin(&b, maxmsg, msgsize);
+	for (int i = 0; i < ops; i++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t r = x >> 8;
+		uint8_t via = (uint8_t)((r >> 3) & TIMED);
+
+		switch (r % 6) {
+		case 0: case 1: case 2:
+			posix_send(&b, via, (uint8_t)((r >> 4) % 5),
+				   (uint16_t)((r >> 7) % (msgsize + 2u)),
+				   (uint8_t)i);
+			break;
+		case 3: case 4:
+			posix_recv(&b, via, (r >> 6) % 5 == 0 ? CAP_SHORT_1
+							       : CAP_EXACT);
+			break;
+		default:
+			posix_getattr(&b, via);
+		}
+	}
+	add(t, name, &b);
+}
+
+static void posix_model_seeds(void)
+{
+	const char *t = "mq_posix_model";
+
+	posix_basic_seeds(t);
+	posix_full_seeds(t);
+	posix_order_seeds(t);
+	posix_mixed_seed(t, "mixed-3-of-40", 3, 40, 1, 150);
+	posix_mixed_seed(t, "mixed-10-of-300", SEED_MSG_MAX, 300, 2, 200);
+}
+
 /* ---- writing and checking ------------------------------------------------ */
 
 static void generate(void)
@@ -604,6 +1123,8 @@ static void generate(void)
 	channel_seeds("channel_tcp", CHF_IPV6);
 	channel_seeds("channel_sysv_msg", 0);
 	channel_seeds("channel_posix_mq", 0);
+	sysv_model_seeds();
+	posix_model_seeds();
 }
 
 static char *path_of(const char *dir, const char *target, const char *name)

@@ -1,0 +1,106 @@
+/*
+ * The input format of the message queue model targets, shared by
+ * fuzz/mq_sysv_model.c and fuzz/mq_posix_model.c (whose top comments
+ * describe it) and by the seed generator (fuzz/seeds.c).
+ *
+ * An input is a short header, then operations until it ends; each starts
+ * with an opcode byte whose low 2 bits say what it is and whose higher bits
+ * are its flags.
+ */
+#ifndef IPCH_MQ_MODEL_FORMAT_H
+#define IPCH_MQ_MODEL_FORMAT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MQF_OP_MASK 0x03u
+#define MQF_SEND 0u
+#define MQF_RECV 1u
+#define MQF_STAT 2u
+#define MQF_SYSV_SET_QBYTES 3u /* System V; for POSIX, 3 is MQF_STAT too */
+
+/* System V receive flags, in the opcode byte (IPC_NOWAIT is always set). */
+#define MQF_SYSV_NOERROR 0x04u
+#define MQF_SYSV_EXCEPT 0x08u
+
+/* POSIX: the operation goes through the blocking descriptor with a timeout
+ * of 0, not the O_NONBLOCK one. */
+#define MQF_POSIX_TIMED 0x04u
+
+/*
+ * System V message types and selectors, one byte each. A type byte below
+ * MQF_SPECIAL is that type (0 is refused); a selector byte below 0x80 is
+ * that selector (0: any), 0x80..0xEF are -1..-112; for both, 0xF0..0xFF
+ * pick from mqf_sysv_specials: the ends of long and int and the values
+ * around them, where a type could be cut or a sign lost.
+ */
+#define MQF_SPECIAL 0xF0u
+#define MQF_SELECTOR_NEGATIVE 0x80u
+static const long mqf_sysv_specials[16] = {
+	LONG_MAX, LONG_MAX - 1, INT_MAX, (long)INT_MAX + 1,
+	(long)UINT_MAX, (long)UINT_MAX + 1, 255, 256,
+	-1, -2, -255, -256,
+	INT_MIN, (long)INT_MIN - 1, LONG_MIN + 1, LONG_MIN,
+};
+
+static inline long mqf_sysv_type(uint8_t b)
+{
+	return b < MQF_SPECIAL ? (long)b : mqf_sysv_specials[b & 0x0Fu];
+}
+
+static inline long mqf_sysv_selector(uint8_t b)
+{
+	if (b >= MQF_SPECIAL)
+		return mqf_sysv_specials[b & 0x0Fu];
+	if (b >= MQF_SELECTOR_NEGATIVE)
+		return -(long)(b - MQF_SELECTOR_NEGATIVE + 1);
+	return (long)b;
+}
+
+/*
+ * POSIX priorities, one byte: below MQF_SPECIAL that priority; 0xF0..0xFF
+ * the values around prio_max (sysconf(_SC_MQ_PRIO_MAX)) and the ends of
+ * int and unsigned.
+ */
+static inline unsigned mqf_posix_prio(uint8_t b, unsigned prio_max)
+{
+	const unsigned specials[16] = {
+		prio_max - 1, prio_max, prio_max + 1, 2 * prio_max - 1,
+		2 * prio_max, 65535, 65536, INT_MAX,
+		(unsigned)INT_MAX + 1, UINT_MAX - 1, UINT_MAX, prio_max / 2,
+		255, 256, 1000, prio_max - 2,
+	};
+
+	return b < MQF_SPECIAL ? b : specials[b & 0x0Fu];
+}
+
+/*
+ * POSIX receive buffers, one byte, relative to the queue's msgsize: 0 is
+ * exactly msgsize, 0x01..0x7F msgsize plus that, 0x80..0xFF msgsize - 1
+ * minus the low 7 bits (at least 0): too small.
+ */
+#define MQF_CAP_SHORT 0x80u
+static inline size_t mqf_posix_cap(uint8_t b, size_t msgsize)
+{
+	size_t less = (size_t)(b & 0x7Fu) + 1;
+
+	if (!(b & MQF_CAP_SHORT))
+		return msgsize + b;
+	return less < msgsize ? msgsize - less : 0;
+}
+
+/*
+ * Message text: byte i of a message with pattern byte p is
+ * mqf_text_byte(p + i), so that every text is a window on one sequence,
+ * made once and copied from. A byte moved by one or by 256 places shows.
+ * Sizes come from 2-byte fields (plus one), so MQF_TEXT_SPAN covers every
+ * window.
+ */
+#define MQF_TEXT_SPAN (256u + 65536u + 2u)
+static inline uint8_t mqf_text_byte(size_t k)
+{
+	return (uint8_t)(7u * k + (k >> 8));
+}
+
+#endif
