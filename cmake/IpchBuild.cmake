@@ -57,11 +57,22 @@ else()
   set(IPCH_TIMEOUT_SCALE 1)
 endif()
 
+# Every test notes the IPC objects it makes (System V and POSIX queues,
+# private directories) in the build directory's object registry. A sweep
+# before the run removes what an earlier, killed run left there; one after
+# it removes what this run left, printing each, and fails if an object of
+# the project outlived the run (docs/cleanup.md).
+set(IPCH_REGISTRY_DIR ${CMAKE_BINARY_DIR}/registry)
+cmake_path(SET IPCH_SWEEP_SCRIPT NORMALIZE ${CMAKE_CURRENT_LIST_DIR}/../ci/sweep.py)
+
 # ipch_add_test(NAME <name> COMMAND <exe> [args...] LABELS <label>...
 #               [TIMEOUT <seconds>] [NO_WRAPPER])
-# Every test has a timeout (default 60 s, scaled under valgrind) and, in the
-# valgrind preset, runs under memcheck unless NO_WRAPPER is given (for tests
-# that run a script, which then wraps what it starts itself).
+# Every test has a timeout (default 60 s, scaled under valgrind), the
+# registry and its sweeps, and, in the valgrind preset, runs under memcheck
+# unless NO_WRAPPER is given (for tests that run a script, which then wraps
+# what it starts itself). A test that needs more variables appends them
+# (set_property(TEST ... APPEND PROPERTY ENVIRONMENT ...)), keeping the
+# registry's.
 function(ipch_add_test)
   cmake_parse_arguments(T "NO_WRAPPER" "NAME;TIMEOUT" "COMMAND;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
@@ -78,8 +89,25 @@ function(ipch_add_test)
     set(exe $<TARGET_FILE:${exe}>)
   endif()
   add_test(NAME ${T_NAME} COMMAND ${wrapper} ${exe} ${T_COMMAND})
-  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${timeout} LABELS "${T_LABELS}")
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${timeout} LABELS "${T_LABELS}"
+    ENVIRONMENT "IPCH_REGISTRY=${IPCH_REGISTRY_DIR}"
+    FIXTURES_REQUIRED ipch_registry)
 endfunction()
+
+# The two sweeps, added once the top directory is read (and so after its
+# enable_testing()); ctest runs them with any selection of tests.
+function(ipch_add_registry_sweeps)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME registry.sweep-before
+    COMMAND ${Python3_EXECUTABLE} ${IPCH_SWEEP_SCRIPT} --before ${IPCH_REGISTRY_DIR})
+  add_test(NAME registry.sweep-after
+    COMMAND ${Python3_EXECUTABLE} ${IPCH_SWEEP_SCRIPT} --after ${IPCH_REGISTRY_DIR})
+  set_tests_properties(registry.sweep-before PROPERTIES
+    TIMEOUT 60 FIXTURES_SETUP ipch_registry)
+  set_tests_properties(registry.sweep-after PROPERTIES
+    TIMEOUT 60 FIXTURES_CLEANUP ipch_registry)
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL ipch_add_registry_sweeps)
 
 # ipch_backend_names(<var>): the names of the channel backends, read from the
 # ipc_backends[] table in impl/channel.c, so that adding a backend there is

@@ -1,10 +1,11 @@
 """The ipch command line: one parser per subcommand, errors turned into exit statuses."""
 
 import argparse
+import os
 import signal
 import sys
 
-from . import campaign, fuzz, procs, project, repro, tools
+from . import campaign, clean, fuzz, procs, project, repro, tools
 from .errors import Failure, UsageError
 
 FRAME_MODES = ("encode", "decode")
@@ -146,6 +147,22 @@ def build_parser():
     bn.add_argument("--quick", action="store_true",
                     help="short rounds: a smoke run, not a measurement")
     bn.set_defaults(run=tools.bench)
+
+    cl = commands.add_parser(
+        "clean", help="remove the IPC objects that killed runs left behind",
+        description="Remove the System V queues, POSIX queues and private "
+                    "directories of sockets and FIFOs that the project made "
+                    "and whose creator is gone: those noted in the object "
+                    "registries ($IPCH_WORK_DIR/registry/ and each "
+                    "build/<preset>/registry/), and the queues of our user "
+                    "that carry the project's names or keys. Prints each "
+                    "object removed. Exit status 1 if one could not be "
+                    "removed. See docs/cleanup.md.")
+    cl.add_argument("--all", action="store_true",
+                    help="also the objects whose creator is still running")
+    cl.add_argument("--dry-run", action="store_true",
+                    help="say what would be removed, and remove nothing")
+    cl.set_defaults(run=clean.run)
     return parser, commands.choices
 
 
@@ -163,6 +180,8 @@ def main(argv):
     signal.signal(signal.SIGHUP, _interrupt)
     command = argv[0] if argv else None
     try:
+        if command is not None and not command.startswith("-"):
+            use_registry()
         if command == "frame" and len(argv) > 1 and argv[1] in FRAME_MODES:
             # Everything after the mode is ipch-frame's, '--' and --help included.
             return tools.frame(argv[1], argv[2:])
@@ -191,6 +210,14 @@ def main(argv):
         print("\nipch: interrupted; every process it started has been stopped",
               file=sys.stderr)
         return 130
+
+
+def use_registry():
+    """Everything ipch runs notes the objects it makes in the work
+    directory's registry, for `ipch clean`; an outer run's registry (ctest's,
+    say) is kept."""
+    if not os.environ.get("IPCH_REGISTRY"):
+        os.environ["IPCH_REGISTRY"] = str(clean.work_registry())
 
 
 def _interrupt(signum, frame):
