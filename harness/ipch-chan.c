@@ -19,19 +19,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_util.h"
 #include "ipc/channel.h"
+#include "ipc/posix_mq.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 #define READ_CHUNK (64u * 1024u)
 
 static const char usage_text[] =
-	"usage: ipch send ADDRESS --type T [--max-message N] [--listen] [--timeout S] [FILE...]\n"
-	"       ipch recv ADDRESS [--count N] [--save DIR] [--listen] [--timeout S] [--max-message N]\n"
+	"usage: ipch send ADDRESS --type T [--max-message N] [--listen] [--timeout S]\n"
+	"                 [--msgtype N] [FILE...]\n"
+	"       ipch recv ADDRESS [--count N] [--save DIR] [--listen] [--timeout S]\n"
+	"                 [--max-message N] [--msgtype N] [--queue-depth N] [--queue-msgsize N]\n"
 	"\n"
 	"send  sends each FILE as one message of type T (1..65535), in order; standard\n"
 	"      input when no FILE is given or for '-'.\n"
@@ -52,17 +56,30 @@ static const char usage_text[] =
 	"                       (default: wait for ever)\n"
 	"      --max-message N  message limit in bytes, 1..1073741824 (default 16777216);\n"
 	"                       a K, M or G suffix multiplies by 1024\n"
+	"      --msgtype N      sysv-msg: the System V message type this side sends,\n"
+	"                       or the only one it receives (a positive number;\n"
+	"                       default 1)\n"
+	"recv --listen on posix-mq: the queue it makes holds --queue-depth N messages\n"
+	"      of --queue-msgsize N bytes (default: the system's; at most\n"
+	"      /proc/sys/fs/mqueue/msg_max and msgsize_max)\n"
 	"\n"
-	"ADDRESS is fifo:PATH, unix:PATH, unix:@NAME (abstract) or tcp:HOST:PORT.\n"
+	"ADDRESS is fifo:PATH, unix:PATH, unix:@NAME (abstract), tcp:HOST:PORT,\n"
+	"sysv-msg:KEY (a number, or ftok:PATH:ID with ID 1..255), posix-mq:/NAME,\n"
+	"unix-dgram:PATH or unix-dgram:@NAME, unix-seqpacket:PATH or unix-seqpacket:@NAME.\n"
 	"With --listen, tcp:HOST:0 binds a free port ('listening on tcp:127.0.0.1:PORT'),\n"
-	"and a bare unix: or unix:@ a fresh socket file or abstract name.\n"
-	"A FIFO carries one way: its --listen side receives (it makes the FIFO) and\n"
-	"starts first; the other side sends, and fails at once if no one reads.\n"
-	"Sockets carry either way, and either side may listen.\n"
+	"a bare unix: (unix-dgram:, unix-seqpacket:) or unix:@ a fresh socket file or\n"
+	"abstract name, and sysv-msg:new or posix-mq:new a fresh key or queue name.\n"
+	"FIFOs and queues carry one way: the --listen side receives (it makes the FIFO\n"
+	"or queue, and removes the queue when it ends) and starts first; the other\n"
+	"side sends, and fails at once if there is none. Sockets carry either way,\n"
+	"and either side may listen.\n"
 	"Exit status: 0 done, 1 failed (nobody there, timeout, broken stream, I/O),\n"
 	"2 bad usage or an address that does not parse.\n";
 
-static const char *const known_schemes[] = {"fifo", "unix", "tcp", NULL};
+static const char *const known_schemes[] = {
+	"fifo", "unix", "tcp", "sysv-msg", "posix-mq", "unix-dgram", "unix-seqpacket",
+	NULL,
+};
 
 struct options {
 	int sending;
@@ -76,6 +93,8 @@ struct options {
 	int timeout_ms;       /* -1: for ever */
 	const char *timeout_text;
 	uint64_t count;       /* 0: until the peer closes */
+	long msg_type;        /* sysv-msg: 0 for the default */
+	long queue_depth, queue_msgsize; /* posix-mq: 0 for the defaults */
 	const char *save_dir;
 	char **files;
 	int nfiles;
@@ -133,18 +152,51 @@ static void usage_error(const char *fmt, ...)
 static char created_path[PATH_MAX + 16];
 static char created_dir[PATH_MAX + 16];
 static volatile sig_atomic_t have_created, have_created_dir;
+/* A queue the listener made, kept until its end is closed: the accepted
+ * end removes it then, and a signal must not leave it behind before. */
+static key_t created_key;
+static char created_queue[NAME_MAX + 2];
+static volatile sig_atomic_t have_created_key, have_created_queue;
 
 static void remove_created_and_die(int sig)
 {
+	int id;
+
 	if (have_created)
 		unlink(created_path);
 	if (have_created && have_created_dir)
 		rmdir(created_dir);
+	if (have_created_key && (id = msgget(created_key, 0)) >= 0)
+		msgctl(id, IPC_RMID, NULL);
+	if (have_created_queue)
+		mq_unlink(created_queue);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static const char *address_path(const struct options *o);
+
+/* The queue of a sysv-msg: or posix-mq: listener, from the address it
+ * reports ("sysv-msg:0x49500001", "posix-mq:/NAME"). */
+static void remember_queue(const char *address)
+{
+	const char *rest = strchr(address, ':') + 1;
+
+	if (strncmp(address, "sysv-msg:", 9) == 0) {
+		created_key = (key_t)strtoul(rest, NULL, 0);
+		have_created_key = 1;
+	} else if (strncmp(address, "posix-mq:", 9) == 0 &&
+		   strlen(rest) < sizeof created_queue) {
+		strcpy(created_queue, rest);
+		have_created_queue = 1;
+	}
+}
+
+static void forget_queue(void)
+{
+	have_created_key = 0;
+	have_created_queue = 0;
+}
 
 /* The FIFO or socket file a listener made, from the address it reports, and
  * the private directory around it when the backend chose the path (a bare
@@ -155,6 +207,11 @@ static void remember_created(const struct options *o,
 	const char *path = strchr(ipc_listener_address(l), ':');
 	char *slash;
 
+	if (o->backend->keeps_boundaries && o->backend->address_scheme != NULL &&
+	    strstr(o->backend->address_scheme, "unix") == NULL) {
+		remember_queue(ipc_listener_address(l));
+		return;
+	}
 	if (path == NULL || path[1] == '\0' || path[1] == '@' ||
 	    strcmp(o->backend->address_scheme, "tcp") == 0 ||
 	    strlen(path + 1) >= sizeof created_path)
@@ -275,7 +332,8 @@ static void check_address(struct options *o)
 
 	if (colon == NULL || !is_known_scheme(o->address, len))
 		usage_error("'%s' is not an address: give fifo:PATH, unix:PATH, "
-			    "unix:@NAME or tcp:HOST:PORT", o->address);
+			    "unix:@NAME, tcp:HOST:PORT, sysv-msg:KEY, posix-mq:/NAME, "
+			    "unix-dgram:PATH or unix-seqpacket:PATH", o->address);
 	o->backend = backend_for_scheme(o->address, len);
 	if (o->backend == NULL) {
 		carried_schemes(carried, sizeof carried);
@@ -290,8 +348,50 @@ static void check_address(struct options *o)
 			    o->address);
 }
 
+static int scheme_is(const struct options *o, const char *scheme)
+{
+	return strcmp(o->backend->address_scheme, scheme) == 0;
+}
+
+/* One limit of /proc/sys/fs/mqueue against what was asked for. */
+static void check_queue_limit(const char *opt, long asked, long most,
+			      const char *file)
+{
+	if (asked > most)
+		usage_error("%s %ld is over the system's limit of %ld "
+			    "(/proc/sys/fs/mqueue/%s): ask for at most %ld, or "
+			    "raise the limit (as root: sysctl fs.mqueue.%s=%ld)",
+			    opt, asked, most, file, most, file, asked);
+}
+
+/* The queue options fit the address and the system, before anything is
+ * made. */
+static void check_queue_options(const struct options *o)
+{
+	struct ipc_mq_limits lim;
+
+	if (o->msg_type != 0 && !scheme_is(o, "sysv-msg"))
+		usage_error("--msgtype is for sysv-msg: addresses, not %s", o->address);
+	if (o->queue_depth == 0 && o->queue_msgsize == 0)
+		return;
+	if (!scheme_is(o, "posix-mq") || !o->listen)
+		usage_error("--queue-depth and --queue-msgsize are for 'ipch recv "
+			    "posix-mq:/NAME --listen', which makes the queue");
+	if (ipc_mq_limits(&lim) != 0)
+		fail(EXIT_FAILED, "cannot read the POSIX queue limits in "
+		     "/proc/sys/fs/mqueue: %s", strerror(errno));
+	check_queue_limit("--queue-depth", o->queue_depth, lim.msg_max, "msg_max");
+	check_queue_limit("--queue-msgsize", o->queue_msgsize, lim.msgsize_max,
+			  "msgsize_max");
+	if (o->queue_msgsize != 0 && o->queue_msgsize <= (long)IPCF_HEADER_SIZE)
+		usage_error("--queue-msgsize %ld leaves no room for a frame: give "
+			    "more than %u (an IPCF header)", o->queue_msgsize,
+			    IPCF_HEADER_SIZE);
+}
+
 enum { OPT_TYPE = 't', OPT_MAX_MESSAGE = 'm', OPT_LISTEN = 'l',
-       OPT_TIMEOUT = 'w', OPT_COUNT = 'c', OPT_SAVE = 's', OPT_HELP = 'h' };
+       OPT_TIMEOUT = 'w', OPT_COUNT = 'c', OPT_SAVE = 's', OPT_HELP = 'h',
+       OPT_MSGTYPE = 'y', OPT_QUEUE_DEPTH = 'd', OPT_QUEUE_MSGSIZE = 'z' };
 
 static void only_for(const struct options *o, int sending, const char *opt)
 {
@@ -309,6 +409,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"count", required_argument, NULL, OPT_COUNT},
 		{"save", required_argument, NULL, OPT_SAVE},
+		{"msgtype", required_argument, NULL, OPT_MSGTYPE},
+		{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
+		{"queue-msgsize", required_argument, NULL, OPT_QUEUE_MSGSIZE},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -344,6 +447,20 @@ static void parse_options(int argc, char **argv, struct options *o)
 			only_for(o, 0, "--save");
 			o->save_dir = optarg;
 			break;
+		case OPT_MSGTYPE:
+			o->msg_type = (long)cli_parse_number("--msgtype", optarg, 1,
+							     LONG_MAX, 0, usage_error);
+			break;
+		case OPT_QUEUE_DEPTH:
+			only_for(o, 0, "--queue-depth");
+			o->queue_depth = (long)cli_parse_number("--queue-depth", optarg,
+								1, LONG_MAX, 0, usage_error);
+			break;
+		case OPT_QUEUE_MSGSIZE:
+			only_for(o, 0, "--queue-msgsize");
+			o->queue_msgsize = (long)cli_parse_number("--queue-msgsize", optarg,
+								  1, LONG_MAX, 1, usage_error);
+			break;
 		case OPT_HELP:
 			print_usage();
 			exit(0);
@@ -355,7 +472,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind >= argc)
-		usage_error("give an ADDRESS: fifo:PATH, unix:PATH, unix:@NAME or tcp:HOST:PORT");
+		usage_error("give an ADDRESS: fifo:PATH, unix:PATH, unix:@NAME, "
+			    "tcp:HOST:PORT, sysv-msg:KEY, posix-mq:/NAME, "
+			    "unix-dgram:PATH or unix-seqpacket:PATH");
 	o->address = argv[optind++];
 	if (o->sending && !o->have_type)
 		usage_error("give the messages' type: --type T (1..65535)");
@@ -364,6 +483,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
 	check_address(o);
+	check_queue_options(o);
 }
 
 /* ---- explaining why an address did not work ------------------------------ */
@@ -373,8 +493,8 @@ static const char *address_path(const struct options *o)
 {
 	const char *path = strchr(o->address, ':') + 1;
 
-	if (strcmp(o->backend->address_scheme, "tcp") == 0 || path[0] == '@' ||
-	    path[0] == '\0')
+	if (scheme_is(o, "tcp") || scheme_is(o, "sysv-msg") ||
+	    scheme_is(o, "posix-mq") || path[0] == '@' || path[0] == '\0')
 		return NULL;
 	return path;
 }
@@ -477,6 +597,17 @@ static const char *address_forms(const char *scheme)
 		return "fifo:PATH";
 	if (strcmp(scheme, "unix") == 0)
 		return "unix:PATH or unix:@NAME";
+	if (strcmp(scheme, "unix-dgram") == 0)
+		return "unix-dgram:PATH or unix-dgram:@NAME";
+	if (strcmp(scheme, "unix-seqpacket") == 0)
+		return "unix-seqpacket:PATH or unix-seqpacket:@NAME";
+	if (strcmp(scheme, "sysv-msg") == 0)
+		return "sysv-msg:KEY, KEY a number (0x4950002a, 1234: not 0) or "
+		       "ftok:PATH:ID with an existing PATH and ID 1..255; with "
+		       "--listen also sysv-msg:new";
+	if (strcmp(scheme, "posix-mq") == 0)
+		return "posix-mq:/NAME, one '/' then up to 254 characters, none of "
+		       "them '/'; with --listen also posix-mq:new";
 	return "tcp:HOST:PORT, e.g. tcp:127.0.0.1:5000, tcp:[::1]:5000 or "
 	       "tcp:localhost:5000 (port 0, a free one, only with --listen)";
 }
@@ -554,6 +685,16 @@ static struct ipc_channel *connect_peer(const struct options *o,
 	return ch;
 }
 
+/* The end's close removes the queue a listener made: until it has, a
+ * signal still removes it (remove_created_and_die). */
+static void close_channel(struct ipc_channel *ch)
+{
+	hold_ending_signals(1);
+	ipc_channel_close(ch);
+	forget_queue();
+	hold_ending_signals(0);
+}
+
 static struct ipc_channel *open_channel(const struct options *o)
 {
 	/* A receiver takes frames of any size within the message limit, the
@@ -562,16 +703,18 @@ static struct ipc_channel *open_channel(const struct options *o)
 	struct ipc_opts opts = {
 		.max_message = o->max_message,
 		.max_frame = o->sending ? 0 : o->max_message,
+		.msg_type = o->msg_type,
+		.queue_depth = o->queue_depth,
+		.queue_msgsize = o->queue_msgsize,
 	};
 	struct ipc_channel *ch;
 	int usable;
 
 	ch = o->listen ? accept_peer(o, &opts) : connect_peer(o, &opts);
-	usable = o->sending ? ipc_channel_send_fd(ch) >= 0
-				: ipc_channel_recv_fd(ch) >= 0;
+	usable = o->sending ? ipc_channel_sends(ch) : ipc_channel_receives(ch);
 
 	if (!usable) {
-		ipc_channel_close(ch);
+		close_channel(ch);
 		fail(EXIT_FAILED, "the %s end of %s %s cannot %s: run the other "
 		     "command on this side", o->listen ? "listening" : "connecting",
 		     o->address, o->listen ? "it made" : "it reached",
@@ -717,7 +860,7 @@ static int send_main(struct options *o)
 		if (st != IPC_OK)
 			rc = send_failed(o, ch, st, o->files[i], i + 1);
 	}
-	ipc_channel_close(ch);
+	close_channel(ch);
 	free(p.data);
 	return rc;
 }
@@ -819,7 +962,7 @@ static int recv_main(const struct options *o)
 		if (rc == 0)
 			rc = print_message(&msg);
 	}
-	ipc_channel_close(ch);
+	close_channel(ch);
 	return rc;
 }
 

@@ -541,5 +541,15 @@ const char *ipc_channel_backend(const struct ipc_channel *ch)
 	return ch->backend->name;
 }
 
+int ipc_channel_sends(const struct ipc_channel *ch)
+{
+	return ch->msg != NULL ? ch->msg_sends : ch->wfd >= 0;
+}
+
+int ipc_channel_receives(const struct ipc_channel *ch)
+{
+	return ch->msg != NULL ? ch->msg_receives : ch->rfd >= 0;
+}
+
 int ipc_channel_recv_fd(const struct ipc_channel *ch) { return ch->rfd; }
 int ipc_channel_send_fd(const struct ipc_channel *ch) { return ch->wfd; }

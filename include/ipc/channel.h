@@ -12,7 +12,8 @@
  *    close the unused end in each process to talk parent to child.
  *  - addresses, for the named mechanisms, between unrelated processes:
  *    ipc_listen() + ipc_accept() on one side, ipc_connect() on the other.
- *    "fifo:PATH", "unix:PATH", "unix:@NAME" (abstract), "tcp:HOST:PORT".
+ *    "fifo:PATH", "unix:PATH", "unix:@NAME" (abstract), "tcp:HOST:PORT",
+ *    "unix-dgram:PATH", "unix-seqpacket:PATH" (and "...:@NAME").
  *
  * Descriptors are non-blocking and close-on-exec; a peer that went away is a
  * status, never a SIGPIPE death. A channel end is used by one thread at a
@@ -54,7 +55,8 @@ struct ipc_listener;
 struct ipc_opts {
 	uint32_t max_message;  /* 0: IPCF_DEFAULT_LIMIT */
 	uint32_t max_frame;    /* 0: the backend's choice */
-	int allow_any_uid;     /* unix-stream: accept peers of other uids */
+	int allow_any_uid;     /* unix-stream, -seqpacket, -dgram: accept peers
+				  of other uids */
 	int abstract;          /* unix-stream pairs: abstract name, no file */
 	int ipv6;              /* tcp pairs: ::1 instead of 127.0.0.1 */
 	long msg_type;         /* sysv-msg: the message type an end sends and
@@ -126,7 +128,11 @@ int ipc_channel_errno(const struct ipc_channel *ch);
 enum ipcf_fault ipc_channel_fault(const struct ipc_channel *ch,
 				  uint64_t *offset);
 const char *ipc_channel_backend(const struct ipc_channel *ch);
-/* The descriptors a poll loop should wait on (-1 if that way is closed). */
+/* Whether this end sends, and whether it receives. */
+int ipc_channel_sends(const struct ipc_channel *ch);
+int ipc_channel_receives(const struct ipc_channel *ch);
+/* The descriptors a poll loop should wait on (-1 if that way is closed, or
+ * if the mechanism has none: a System V queue). */
 int ipc_channel_recv_fd(const struct ipc_channel *ch);
 int ipc_channel_send_fd(const struct ipc_channel *ch);
 
