@@ -837,6 +837,22 @@ static int send_failed(const struct options *o, struct ipc_channel *ch,
 			file_name(file), index, o->nfiles, o->address, why);
 }
 
+/* A queue's receiver learns of the end from an end mark, which must find
+ * room: one that never went is a failure, not a quiet exit 0. */
+static int end_failed(const struct options *o, struct ipc_channel *ch,
+		      enum ipc_status st)
+{
+	if (st == IPC_OK)
+		return 0;
+	if (st == IPC_TIMEOUT)
+		return complain("ending the stream to %s: the receiver took nothing "
+				"for %s s, so the end of the stream found no room; "
+				"give a longer --timeout", o->address, o->timeout_text);
+	return complain("ending the stream to %s: %s", o->address,
+			st == IPC_SYSTEM ? strerror(ipc_channel_errno(ch))
+					 : ipc_status_name(st));
+}
+
 static int send_main(struct options *o)
 {
 	static char *standard_input[] = {"-"};
@@ -860,6 +876,8 @@ static int send_main(struct options *o)
 		if (st != IPC_OK)
 			rc = send_failed(o, ch, st, o->files[i], i + 1);
 	}
+	if (rc == 0)
+		rc = end_failed(o, ch, ipc_send_end(ch, o->timeout_ms));
 	close_channel(ch);
 	free(p.data);
 	return rc;

@@ -87,6 +87,7 @@ struct ipc_channel {
 	int link_fd;
 	int link_gone;
 	unsigned backoff_step; /* the next sleep of a wait without descriptor */
+	unsigned ready_spins;  /* tries since, though ready (ops->ready) */
 };
 
 struct ipc_listener {
@@ -198,6 +199,7 @@ enum ipc_status ipc_msg_send_encoded(struct ipc_channel *ch,
  * other side is gone already; then the link is closed. */
 #define IPC_MSG_END_WAIT_MS 100
 void ipc_msg_close(struct ipc_channel *ch);
+enum ipc_status ipc_msg_send_end(struct ipc_channel *ch, int timeout_ms);
 /* Two ends of a pair joined by a new link: IPC_OK, or IPC_SYSTEM. */
 enum ipc_status ipc_msg_link(struct ipc_channel *a, struct ipc_channel *b);
 /* Whether the other side is gone: the link hung up (ends with a link). */

@@ -13,12 +13,13 @@
  *
  * Waiting: tries never block. Between tries an end polls its mechanism's
  * descriptor and its link, or, for a mechanism without a descriptor (System
- * V queues), sleeps: three immediate retries, then 1, 2, 4, 8 ms, never past
- * the deadline. A call times out only after two tries at or after its
- * deadline, and a receive reports the end of the stream only after a try
- * made once the link was gone; either only if the mechanism, asked (poll, or
- * ops->ready), agrees that nothing is there: a fault plan may make a try
- * say "nothing now" falsely, and the call must not end on that.
+ * V queues), sleeps: three immediate retries, then 20 us doubling to 2 ms,
+ * never past the deadline. After a try that found nothing the mechanism is
+ * asked (poll, or ops->ready): if it says a try would succeed, the next is
+ * made at once, since a fault plan may make a try say "nothing now"
+ * falsely. A call times out, and a receive reports the end of the stream
+ * (only after a try made once the link was gone), only when the mechanism
+ * agrees that nothing is there.
  */
 #include "channel_impl.h"
 
@@ -28,7 +29,10 @@
 #include "sys.h"
 
 #define IMMEDIATE_RETRIES 3u
-#define LONGEST_SLEEP_MS 8
+#define FIRST_SLEEP_US 20L
+#define BACKOFF_DOUBLINGS 7u /* 20 us .. 1.28 ms */
+#define LONGEST_SLEEP_US 2000L
+#define READY_SPINS 64u
 
 struct ipc_channel *ipc_msg_channel_new(const struct ipc_backend *b,
 					const struct ipc_opts *o,
@@ -102,42 +106,54 @@ static void release_mechanism(struct ipc_channel *ch)
 		ch->msg->peer_gone(ch);
 }
 
+/* A wait without a descriptor: how long the step-th sleep in a row lasts,
+ * in microseconds. */
+static long backoff_us(unsigned step)
+{
+	if (step < IMMEDIATE_RETRIES)
+		return 0;
+	if (step - IMMEDIATE_RETRIES >= BACKOFF_DOUBLINGS)
+		return LONGEST_SLEEP_US;
+	return FIRST_SLEEP_US << (step - IMMEDIATE_RETRIES);
+}
+
+/* Sleeps a little (see backoff_us), never past the deadline, waking early
+ * if the link hangs up. ppoll, for its microseconds, which the seam never
+ * fails: a sleep has nothing to fail. */
+static void sleep_a_little(struct ipc_channel *ch, const struct ipc_deadline *d)
+{
+	long us = backoff_us(ch->backoff_step);
+	int ms = ipc_deadline_ms(d);
+	struct pollfd p = {.fd = ch->link_fd, .events = POLLIN};
+	int watch = ch->link_fd >= 0 && !ch->link_gone;
+	struct timespec t;
+
+	if (ch->backoff_step <= IMMEDIATE_RETRIES + BACKOFF_DOUBLINGS)
+		ch->backoff_step++; /* no further: it never wraps */
+	if (ms >= 0 && (long)ms * 1000 < us)
+		us = (long)ms * 1000;
+	t = (struct timespec){us / 1000000, us % 1000000 * 1000};
+	if (sys_ppoll(watch ? &p : NULL, watch ? 1 : 0, &t, NULL) > 0)
+		note_link(ch, &p);
+}
+
 /* Waits for the descriptor fd (-1: none, so a sleep), the link, or the
  * deadline; whatever ends it, the caller tries again. */
 static void wait_a_while(struct ipc_channel *ch, int fd, short events,
 			 const struct ipc_deadline *d)
 {
-	struct pollfd p[2];
-	nfds_t n = 0;
-	int ms = ipc_deadline_ms(d);
+	struct pollfd p[2] = {{.fd = fd, .events = events},
+			      {.fd = ch->link_fd, .events = POLLIN}};
+	nfds_t n = ch->link_fd >= 0 && !ch->link_gone ? 2 : 1;
 
-	if (fd >= 0) {
-		p[n++] = (struct pollfd){.fd = fd, .events = events};
-	} else {
-		unsigned step = ch->backoff_step;
-		int sleep_ms = LONGEST_SLEEP_MS;
-
-		if (step < IMMEDIATE_RETRIES)
-			sleep_ms = 0;
-		else if (step - IMMEDIATE_RETRIES < 3)
-			sleep_ms = 1 << (step - IMMEDIATE_RETRIES);
-		if (step <= IMMEDIATE_RETRIES + 3)
-			ch->backoff_step++; /* no further: it never wraps */
-		if (ms < 0 || ms > sleep_ms)
-			ms = sleep_ms;
+	if (fd < 0) {
+		sleep_a_little(ch, d);
+		return;
 	}
-	if (ch->link_fd >= 0 && !ch->link_gone)
-		p[n++] = (struct pollfd){.fd = ch->link_fd, .events = POLLIN};
 	/* EINTR or not, the caller tries again. */
-	if (sys_poll(n > 0 ? p : NULL, n, ms) > 0 && n > 0 &&
-	    p[n - 1].fd == ch->link_fd)
-		note_link(ch, &p[n - 1]);
+	if (sys_poll(p, n, ipc_deadline_ms(d)) > 0 && n == 2)
+		note_link(ch, &p[1]);
 }
-
-/* Tries that "nothing now" answered, though the mechanism said it was
- * ready, before a call believes them: bounds a mechanism that stays
- * ready for another reader (a queue holding other types). */
-#define RECHECKS 64
 
 /* Whether a try would succeed now, by the mechanism's own word. */
 static int ready_now(struct ipc_channel *ch, short events)
@@ -154,37 +170,45 @@ static int ready_now(struct ipc_channel *ch, short events)
 	return r > 0;
 }
 
-/* A call is about to end on a try's "nothing now": go on instead if the
- * mechanism says otherwise, at most RECHECKS times a call. */
-static int recheck(struct ipc_channel *ch, short events, unsigned *rechecks)
+/* After a try found nothing: whether to try again at once, because the
+ * mechanism says it is ready, so the try's word was false (a fault plan
+ * makes such). At most READY_SPINS times in a row: a queue may stay ready
+ * for another reader (messages of other types). So a false "nothing now"
+ * costs no time, and the calls a run makes do not depend on the clock
+ * unless it really waits. */
+static int retry_at_once(struct ipc_channel *ch, short events)
 {
-	if (*rechecks >= RECHECKS || !ready_now(ch, events))
+	if (ch->ready_spins >= READY_SPINS || !ready_now(ch, events))
 		return 0;
-	(*rechecks)++;
+	ch->ready_spins++;
 	return 1;
+}
+
+static void tried_ok(struct ipc_channel *ch)
+{
+	ch->backoff_step = 0;
+	ch->ready_spins = 0;
 }
 
 static enum ipc_status send_one(struct ipc_channel *ch, const struct iovec *iov,
 				int n, const struct ipc_deadline *d)
 {
-	unsigned late_tries = 0, rechecks = 0;
-
 	for (;;) {
-		int late = ipc_deadline_ms(d) == 0;
 		enum ipc_status st = ch->msg->try_send(ch, iov, n);
 
 		if (st == IPC_OK)
-			ch->backoff_step = 0;
+			tried_ok(ch);
 		if (st != IPC_TIMEOUT)
 			return st;
-		/* Full: checked only now, as a pipe's writer learns of its
-		 * reader only when it writes into a pipe nobody empties. */
+		/* Full: the link is asked now too, as a pipe's writer learns of
+		 * its reader when it writes into a pipe nobody empties. */
 		if (ipc_msg_peer_gone(ch)) {
 			release_mechanism(ch);
 			return IPC_PEER_CLOSED;
 		}
-		late_tries += (unsigned)late;
-		if (late_tries >= 2 && !recheck(ch, POLLOUT, &rechecks))
+		if (retry_at_once(ch, POLLOUT))
+			continue;
+		if (ipc_deadline_ms(d) == 0)
 			return IPC_TIMEOUT;
 		wait_a_while(ch, ch->wfd, POLLOUT, d);
 	}
@@ -194,29 +218,25 @@ static enum ipc_status send_one(struct ipc_channel *ch, const struct iovec *iov,
 static enum ipc_status recv_one(struct ipc_channel *ch, size_t *got,
 				const struct ipc_deadline *d)
 {
-	unsigned late_tries = 0, rechecks = 0;
-
 	for (;;) {
 		int was_gone = ch->link_gone;
-		int late = ipc_deadline_ms(d) == 0;
 		enum ipc_status st = ch->msg->try_recv(ch, ch->rbuf, ch->msg_cap, got);
 
 		if (st == IPC_OK)
-			ch->backoff_step = 0;
+			tried_ok(ch);
 		if (st != IPC_TIMEOUT)
 			return st;
+		if (retry_at_once(ch, POLLIN))
+			continue;
 		/* Gone before that try, which found nothing: every message sent
 		 * before the close has been taken. Gone only now: try again. */
 		if (was_gone) {
-			if (recheck(ch, POLLIN, &rechecks))
-				continue;
 			release_mechanism(ch);
 			return IPC_PEER_CLOSED;
 		}
 		if (ipc_msg_peer_gone(ch))
 			continue;
-		late_tries += (unsigned)late;
-		if (late_tries >= 2 && !recheck(ch, POLLIN, &rechecks))
+		if (ipc_deadline_ms(d) == 0)
 			return IPC_TIMEOUT;
 		wait_a_while(ch, ch->rfd, POLLIN, d);
 	}
@@ -346,6 +366,22 @@ enum ipc_status ipc_msg_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 		ch->rpos = 0;
 		ch->rlen = got;
 	}
+}
+
+enum ipc_status ipc_msg_send_end(struct ipc_channel *ch, int timeout_ms)
+{
+	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
+	enum ipc_status st = IPC_OK;
+
+	if (!ch->msg_sends)
+		return IPC_INVALID;
+	if (ch->send_stopped != IPC_OK)
+		return ch->send_stopped;
+	if (ch->link_fd < 0)
+		st = send_one(ch, NULL, 0, &d);
+	if (st == IPC_OK)
+		ch->send_stopped = IPC_INVALID; /* ended: nothing more to send */
+	return st;
 }
 
 void ipc_msg_close(struct ipc_channel *ch)

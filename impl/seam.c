@@ -95,9 +95,10 @@ static const struct call_info calls[] = {
 	/* pread only takes /proc/sys numbers (stream.c), which the kernel
 	 * gives whole from offset 0 or not at all: no short transfer. */
 	[C_PREAD] = {"pread", 0, {EINTR}},
-	/* ppoll is only the message core's look at a link (msg.c): a query
-	 * whose answer decides whether a queue is removed, so, like the
-	 * cleanup calls, it gets no errno. */
+	/* ppoll is only the message core's (msg.c): its look at a link, a
+	 * query whose answer decides whether a queue is removed, and the
+	 * short sleeps of a wait without descriptor. Like the cleanup calls,
+	 * it gets no errno. */
 	[C_PPOLL] = {"ppoll", 0, {0}},
 };
 

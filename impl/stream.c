@@ -429,6 +429,17 @@ enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
 	return st;
 }
 
+enum ipc_status ipc_send_end(struct ipc_channel *ch, int timeout_ms)
+{
+	if (ch != NULL && ch->msg != NULL)
+		return ipc_msg_send_end(ch, timeout_ms);
+	if (ch == NULL || ch->wfd < 0)
+		return IPC_INVALID;
+	if (ch->send_stopped == IPC_OK)
+		ch->send_stopped = IPC_INVALID;
+	return IPC_OK;
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
 enum ipc_status ipc_stream_fault(struct ipc_channel *ch)

@@ -118,6 +118,17 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
 				 size_t len, int timeout_ms);
 
+/*
+ * Ends this end's sending and says whether the end of the stream reached
+ * the receiver's side, waiting at most timeout_ms. It matters for a sending
+ * end made from a queue or datagram address (sysv-msg:, posix-mq:,
+ * unix-dgram:), whose receiver learns of the end from an end mark that must
+ * find room in the queue: ipc_channel_close sends it too, but waits only
+ * briefly and cannot say. On every other end the close itself is the end,
+ * and this is IPC_OK at once. Later sends are IPC_INVALID.
+ */
+enum ipc_status ipc_send_end(struct ipc_channel *ch, int timeout_ms);
+
 /* Closes the end and frees it; removes what it created on disk. NULL is
  * allowed. Never fails: errors of close(2) are not retried (its descriptor
  * is gone either way on Linux). */
