@@ -12,6 +12,8 @@ extern const struct ipc_backend ipc_backend_fifo;
 extern const struct ipc_backend ipc_backend_tcp;
 extern const struct ipc_backend ipc_backend_unix_stream;
 extern const struct ipc_backend ipc_backend_sysv_msg;
+extern const struct ipc_backend ipc_backend_unix_dgram;
+extern const struct ipc_backend ipc_backend_unix_seqpacket;
 extern const struct ipc_backend ipc_backend_posix_mq;
 
 /* One entry per backend: suites, fuzz targets, stress and benchmarks all
@@ -22,6 +24,8 @@ const struct ipc_backend *const ipc_backends[] = {
 	&ipc_backend_tcp,
 	&ipc_backend_unix_stream,
 	&ipc_backend_sysv_msg,
+	&ipc_backend_unix_dgram,
+	&ipc_backend_unix_seqpacket,
 	&ipc_backend_posix_mq,
 	NULL,
 };

@@ -461,10 +461,28 @@ ssize_t sys_writev(int fd, const struct iovec *iov, int n)
 	return finish(C_WRITEV, fd, size, d, writev(fd, iov, n));
 }
 
+/* A datagram or seqpacket socket moves whole messages: a shortened sendmsg
+ * would send a shorter message, which the receiver takes as it is, and a
+ * shortened recvmsg would cut one and lose its rest. Neither is a short
+ * transfer a caller could resume, so on such a socket a short decision is
+ * a pass. (The socket's type is the seam's own query: not decided, not
+ * logged.) */
+static struct decision whole_messages(struct decision d, int fd)
+{
+	int type;
+	socklen_t len = sizeof type;
+
+	if (d.kind == IPC_FAULT_SHORT &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type != SOCK_STREAM)
+		d = (struct decision){IPC_FAULT_PASS, 0};
+	return d;
+}
+
 ssize_t sys_recvmsg(int fd, struct msghdr *m, int flags)
 {
 	size_t size = iov_total(m->msg_iov, m->msg_iovlen);
-	struct decision d = begin(C_RECVMSG, size);
+	struct decision d = whole_messages(begin(C_RECVMSG, size), fd);
 	struct iovec cut[MAX_IOV];
 	struct msghdr shorter;
 	long r;
@@ -484,7 +502,7 @@ ssize_t sys_recvmsg(int fd, struct msghdr *m, int flags)
 ssize_t sys_sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	size_t size = iov_total(m->msg_iov, m->msg_iovlen);
-	struct decision d = begin(C_SENDMSG, size);
+	struct decision d = whole_messages(begin(C_SENDMSG, size), fd);
 	struct iovec cut[MAX_IOV];
 	struct msghdr shorter;
 

@@ -4,7 +4,8 @@
 usage: test_chan_peers_cli.py --chan IPCH-CHAN --frame IPCH-FRAME [-- WRAPPER...]
 The frames are made by `ipch-frame encode` (or by the Python reference codec
 in ipcf_model.py) and cross a pipe, a FIFO, a Unix socket (path and abstract
-name) and a TCP socket with cat, head, socat or Python at the other end; what
+name), a Unix datagram socket (a frame a datagram) and a TCP socket with cat,
+head, socat or Python at the other end; what
 arrives is read by `ipch-frame decode`, `ipch-chan recv` or the reference
 decoder, and must be exactly what the reference decoder makes of the bytes:
 the same JSON lines, the same fault and offset when head cut the stream, the
@@ -94,15 +95,16 @@ def finish_all(s, procs):
 
 # ---- ipch-chan recv --listen, fed by another program ----------------------
 
-def recv_fed_by(p, name, address, start_writers, data=None):
-    """ipch-chan recv ADDRESS --listen --save, with start_writers(reported
-    address) starting the programs that write to it. data: the bytes they
-    write (default: the whole tool-made stream). Checks the lines, fault and
-    saved payloads against the reference decoder."""
+def recv_fed_by(p, name, address, start_writers, data=None, extra=()):
+    """ipch-chan recv ADDRESS --listen --save [EXTRA...], with
+    start_writers(reported address) starting the programs that write to it.
+    data: the bytes they write (default: the whole tool-made stream). Checks
+    the lines, fault and saved payloads against the reference decoder."""
     s = p.s
     data = p.stream if data is None else data
     save = s.scratch("save")
-    recv = Proc(s.chan + ["recv", address, "--listen", "--save", save] + p.wait)
+    recv = Proc(s.chan + ["recv", address, "--listen", "--save", save] + list(extra)
+                + p.wait)
     reported = recv.listening(s.timeout)
     if reported is None:
         recv.kill()
@@ -497,6 +499,73 @@ def python_socket_cases(p, form):
                       sent, data, sender.result(s.timeout))
 
 
+# ---- datagrams ----------------------------------------------------------------
+
+# Frames of one size: socat reading the stream one frame's bytes at a time
+# (-b) sends each frame as a datagram of its own.
+DGRAM_PAYLOAD = 1000
+DGRAM_CUT = 700  # a read size that cuts frames across datagrams
+
+
+def datagram_stream():
+    sent = [(3, pattern_bytes(DGRAM_PAYLOAD, 1)), (4, pattern_bytes(3 * DGRAM_PAYLOAD, 2)),
+            (65535, pattern_bytes(2 * DGRAM_PAYLOAD, 3))]
+    return sent, encode_messages(sent, max_frame=DGRAM_PAYLOAD)
+
+
+def wait_for_path(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def datagrams(p):
+    """socat's datagrams carry the frames. A datagram sender never closes a
+    stream, so the receiver counts its messages (--count), and socat's
+    receiver stops when no datagram has come for a while (-T)."""
+    s = p.s
+    if not s.has_form("unix-dgram", "unix-dgram peers") or \
+            not p.need_socat("unix-dgram: socat peers"):
+        return
+    d = s.scratch("dgram")
+    path, bound = os.path.join(d, "sock"), os.path.join(d, "socat")
+    sent, data = datagram_stream()
+    stream = s.write("dgram-frames.bin", data)
+    count = ["--count", str(len(sent))]
+
+    def socat_sends(block, checked=True):
+        cmd = ["socat", "-u", "-b", block, f"OPEN:{stream},rdonly",
+               f"UNIX-SENDTO:{path},bind={bound}"]
+        # Cut frames stop the receiver at the first datagram: socat's later
+        # ones may find no one, which is not what is checked.
+        return lambda _: [Proc(cmd if checked else sh('"$@"; exit 0', *cmd))]
+
+    recv_fed_by(p, "unix-dgram: socat sends a frame a datagram into ipch-chan recv --listen",
+                f"unix-dgram:{path}", socat_sends(str(model.HEADER + DGRAM_PAYLOAD)),
+                data=data, extra=count)
+    recv_fed_by(p, "unix-dgram: socat cuts frames across datagrams; ipch-chan recv: "
+                "truncated at the first", f"unix-dgram:{path}",
+                socat_sends(str(DGRAM_CUT), checked=False), data=data[:DGRAM_CUT],
+                extra=count)
+
+    sent, files = send_files(p)
+    receiver = os.path.join(d, "recv")
+    idle = "20" if s.slow else "1"
+    socat = Proc(["socat", "-u", "-T", idle, "-b", "65536", f"UNIX-RECV:{receiver}", "-"])
+    if not wait_for_path(receiver, s.timeout):
+        socat.kill()
+        s.check("unix-dgram: socat UNIX-RECV binds", False, shown("socat", socat.result(s.timeout)))
+        return
+    decode = pipe_into(socat, s.frame + ["decode"])
+    sender = Proc(s.chan + ["send", f"unix-dgram:{receiver}", "--type", "7"] + p.wait + files)
+    check_decoded(p, "unix-dgram: ipch-chan send to socat UNIX-RECV | ipch-frame decode",
+                  sent, decode, [socat, sender])
+    shutil.rmtree(d)
+
+
 def main():
     p = Peers()
     s = p.s
@@ -506,6 +575,7 @@ def main():
     pipes(p)
     fifos(p)
     sockets(p)
+    datagrams(p)
     return s.finish()
 
 

@@ -270,6 +270,29 @@ void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 	assert_int_equal(mech_check(m.data, m.length, seed), len);
 }
 
+size_t mech_unix_sockets_named(const char *needle)
+{
+	FILE *f = fopen("/proc/net/unix", "r");
+	char line[512];
+	size_t n = 0;
+
+	if (f == NULL)
+		fail_msg("cannot read /proc/net/unix: %s", strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+size_t mech_own_abstract_sockets(void)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof needle, "@ipc-%ld-", (long)getpid());
+	return mech_unix_sockets_named(needle);
+}
+
 void mech_plan_failure_at(size_t step, unsigned k)
 {
 	uint8_t plan[512] = {0};

@@ -61,6 +61,12 @@ void mech_send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
 void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 		      uint64_t seed);
 
+/* Sockets in /proc/net/unix whose name contains needle; and those named by
+ * the Unix-domain backends' fresh abstract names ("@ipc-PID-...") of this
+ * process. */
+size_t mech_unix_sockets_named(const char *needle);
+size_t mech_own_abstract_sockets(void);
+
 /* A fault plan that fails call `step` with its k-th fitting errno; and the
  * check, after such a run, that no descriptor is open beyond the fds there
  * were before and nothing is left in the test's $TMPDIR. */

@@ -66,30 +66,6 @@ static void exchange(struct ipc_channel *a, struct ipc_channel *b)
 	expect_text(a, 2, "pong");
 }
 
-/* Lines of /proc/net/unix that name a socket containing `needle`. */
-static size_t sockets_named(const char *needle)
-{
-	FILE *f = fopen("/proc/net/unix", "r");
-	char line[512];
-	size_t n = 0;
-
-	if (f == NULL)
-		fail_msg("cannot read /proc/net/unix: %s", strerror(errno));
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strstr(line, needle) != NULL)
-			n++;
-	fclose(f);
-	return n;
-}
-
-static size_t our_abstract_sockets(void)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof needle, "@ipc-%ld-", (long)getpid());
-	return sockets_named(needle);
-}
-
 /* The same open file: the two ends of a pipe share an inode, so the access
  * mode tells them apart. */
 static int same_file(int x, int y)
@@ -136,13 +112,13 @@ static void test_pair_private_dir_leaves_nothing(void **state)
 	make_pair(0, &a, &b);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
 	/* The accepted end still carries the name it was reached by. */
-	assert_true(sockets_named(mech_tmpdir()) >= 1);
-	assert_int_equal(our_abstract_sockets(), 0);
+	assert_true(mech_unix_sockets_named(mech_tmpdir()) >= 1);
+	assert_int_equal(mech_own_abstract_sockets(), 0);
 	exchange(a, b);
 	exchange(b, a);
 	ipc_channel_close(a);
 	ipc_channel_close(b);
-	assert_int_equal(sockets_named(mech_tmpdir()), 0);
+	assert_int_equal(mech_unix_sockets_named(mech_tmpdir()), 0);
 }
 
 static void test_pair_abstract_leaves_nothing(void **state)
@@ -151,12 +127,12 @@ static void test_pair_abstract_leaves_nothing(void **state)
 
 	(void)state;
 	make_pair(1, &a, &b);
-	assert_true(our_abstract_sockets() >= 1);
-	assert_int_equal(sockets_named(mech_tmpdir()), 0);
+	assert_true(mech_own_abstract_sockets() >= 1);
+	assert_int_equal(mech_unix_sockets_named(mech_tmpdir()), 0);
 	exchange(a, b);
 	ipc_channel_close(a);
 	ipc_channel_close(b);
-	assert_int_equal(our_abstract_sockets(), 0);
+	assert_int_equal(mech_own_abstract_sockets(), 0);
 }
 
 static void test_pair_peer_is_this_process(void **state)
@@ -269,10 +245,10 @@ static void test_listener_abstract(void **state)
 	snprintf(address, sizeof address, "unix:@ipch-test-%ld", (long)getpid());
 	assert_status(ipc_listen(address, NULL, &named), IPC_OK);
 	assert_string_equal(ipc_listener_address(named), address);
-	assert_true(sockets_named(address + 5) >= 1);
+	assert_true(mech_unix_sockets_named(address + 5) >= 1);
 	accept_and_exchange(named, address);
 	ipc_listener_close(named);
-	assert_int_equal(sockets_named(address + 5), 0);
+	assert_int_equal(mech_unix_sockets_named(address + 5), 0);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
 }
 

@@ -38,8 +38,9 @@ enum ipc_fault_pattern {
 /*
  * A plan from bytes (a fuzz input): call i takes byte i, mapped as
  *   0x00..0x9F  pass
- *   0xA0..0xBF  short transfer of 1 + (b & 0x1F) bytes (pass if not a transfer
- *               or already that short)
+ *   0xA0..0xBF  short transfer of 1 + (b & 0x1F) bytes (pass if not a transfer,
+ *               already that short, or a sendmsg or recvmsg on a datagram or
+ *               seqpacket socket, which moves whole messages)
  *   0xC0..0xDF  fail with the call's fitting errno number (b & 0x1F) modulo
  *               how many fit (pass if none fits)
  *   0xE0..0xFF  raise the registered signal number (b & 0x1F) modulo their
