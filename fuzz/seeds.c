@@ -26,7 +26,7 @@
 #include "mq_model_format.h"
 
 #define SEED_MAX 4096u
-#define MAX_SEEDS 256u
+#define MAX_SEEDS 512u
 
 struct buf {
 	uint8_t data[SEED_MAX];
@@ -46,7 +46,8 @@ static const char *prog = "fuzz-seeds";
 static const char *const targets[] = {
 	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
 	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
-	"channel_sysv_msg", "channel_posix_mq",
+	"channel_sysv_msg", "channel_posix_mq", "channel_unix_dgram",
+	"channel_unix_seqpacket",
 	"mq_sysv_model", "mq_posix_model",
 };
 
@@ -1123,6 +1124,8 @@ static void generate(void)
 	channel_seeds("channel_tcp", CHF_IPV6);
 	channel_seeds("channel_sysv_msg", 0);
 	channel_seeds("channel_posix_mq", 0);
+	channel_seeds("channel_unix_dgram", 0);
+	channel_seeds("channel_unix_seqpacket", 0);
 	sysv_model_seeds();
 	posix_model_seeds();
 }

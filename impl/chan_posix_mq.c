@@ -299,7 +299,10 @@ static enum ipc_status mq_connect(const char *where, const struct ipc_opts *o,
 	if (q == (mqd_t)-1)
 		return errno == ENOENT || errno == EACCES ? IPC_REFUSED : IPC_SYSTEM;
 	*out = mq_end_new(o, q, 1);
-	return *out != NULL ? IPC_OK : IPC_SYSTEM;
+	if (*out == NULL)
+		return IPC_SYSTEM;
+	(*out)->msg_end_mark = 1;
+	return IPC_OK;
 }
 
 const struct ipc_backend ipc_backend_posix_mq = {

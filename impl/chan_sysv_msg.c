@@ -367,7 +367,10 @@ static enum ipc_status sysv_connect(const char *where, const struct ipc_opts *o,
 	if (id < 0)
 		return errno == ENOENT || errno == EACCES ? IPC_REFUSED : IPC_SYSTEM;
 	*out = sysv_end_new(o, id, frame, 1);
-	return *out != NULL ? IPC_OK : IPC_SYSTEM;
+	if (*out == NULL)
+		return IPC_SYSTEM;
+	(*out)->msg_end_mark = 1;
+	return IPC_OK;
 }
 
 const struct ipc_backend ipc_backend_sysv_msg = {

@@ -116,13 +116,6 @@ static enum ipc_status send_datagram(struct ipc_channel *ch,
 	}
 }
 
-/* The end mark (n 0) is the kernel's end of stream (see the top). */
-static enum ipc_status seqpacket_try_send(struct ipc_channel *ch,
-					  const struct iovec *iov, int n)
-{
-	return n == 0 ? IPC_OK : send_datagram(ch, iov, n);
-}
-
 static enum ipc_status seqpacket_try_recv(struct ipc_channel *ch, void *buf,
 					  size_t cap, size_t *len)
 {
@@ -182,7 +175,7 @@ static enum ipc_status dgram_try_recv(struct ipc_channel *ch, void *buf,
 }
 
 static const struct ipc_msg_ops seqpacket_ops = {
-	.try_send = seqpacket_try_send,
+	.try_send = send_datagram,
 	.try_recv = seqpacket_try_recv,
 };
 
@@ -430,6 +423,7 @@ static enum ipc_status take_peer(struct ipc_listener *l,
 		l->err = errno;
 		return IPC_SYSTEM;
 	}
+	(*out)->msg_end_mark = 1;
 	end_of(*out)->peer = f->from;
 	/* The socket file goes with the socket: its identity holds only while
 	 * the socket is open (a freed inode's number is reused). */
@@ -561,12 +555,13 @@ static enum ipc_status dgram_connect(const char *where, const struct ipc_opts *o
 		return IPC_SYSTEM;
 	}
 	end_of(*out)->name = name;
-	if ((st = greet(fd, &d)) == IPC_OK)
+	if ((st = greet(fd, &d)) == IPC_OK) {
+		(*out)->msg_end_mark = 1;
 		return IPC_OK;
-	/* Nothing reached the listener: nothing, not even the end mark, is
-	 * sent at close either. */
+	}
+	/* Nothing reached the listener, so no end mark goes at close
+	 * (msg_end_mark is set only once the greeting went). */
 	err = errno;
-	(*out)->send_stopped = IPC_BROKEN;
 	ipc_channel_close(*out);
 	*out = NULL;
 	errno = err;

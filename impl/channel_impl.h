@@ -86,6 +86,8 @@ struct ipc_channel {
 	 * addresses) send the end mark at close instead. */
 	int link_fd;
 	int link_gone;
+	int msg_end_mark; /* ends with the end mark (set for ends from addresses
+			     whose mechanism cannot tell the receiver) */
 	unsigned backoff_step; /* the next sleep of a wait without descriptor */
 	unsigned ready_spins;  /* tries since, though ready (ops->ready) */
 };
@@ -193,8 +195,8 @@ enum ipc_status ipc_msg_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 enum ipc_status ipc_msg_send_encoded(struct ipc_channel *ch,
 				     const uint8_t *frames, size_t len,
 				     int timeout_ms);
-/* At close, before the backend's on_close: an end without a link that
- * sends, and is not broken, sends the end mark, waiting at most
+/* At close, before the backend's on_close: an end with msg_end_mark that
+ * sends, and is not broken or ended, sends the end mark, waiting at most
  * IPC_MSG_END_WAIT_MS for room; an end with a link calls peer_gone if the
  * other side is gone already; then the link is closed. */
 #define IPC_MSG_END_WAIT_MS 100

@@ -377,7 +377,7 @@ enum ipc_status ipc_msg_send_end(struct ipc_channel *ch, int timeout_ms)
 		return IPC_INVALID;
 	if (ch->send_stopped != IPC_OK)
 		return ch->send_stopped;
-	if (ch->link_fd < 0)
+	if (ch->msg_end_mark)
 		st = send_one(ch, NULL, 0, &d);
 	if (st == IPC_OK)
 		ch->send_stopped = IPC_INVALID; /* ended: nothing more to send */
@@ -393,7 +393,8 @@ void ipc_msg_close(struct ipc_channel *ch)
 			release_mechanism(ch);
 		sys_close(ch->link_fd);
 		ch->link_fd = -1;
-	} else if (ch->msg_sends && ch->send_stopped == IPC_OK) {
+	} else if (ch->msg_end_mark && ch->msg_sends &&
+		   ch->send_stopped == IPC_OK) {
 		send_one(ch, NULL, 0, &d);
 	}
 }
