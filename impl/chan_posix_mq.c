@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "ipc/posix_mq.h"
+#include "msan.h"
 #include "sys.h"
 
 extern const struct ipc_backend ipc_backend_posix_mq;
@@ -99,6 +100,7 @@ static enum ipc_status mq_try_recv(struct ipc_channel *ch, void *buf,
 		r = sys_mq_timedreceive(ch->rfd, buf, cap, NULL, &no_wait);
 	while (r < 0 && errno == EINTR);
 	if (r >= 0) {
+		IPC_WRITTEN_BY_KERNEL(buf, (size_t)r);
 		*len = (size_t)r;
 		return IPC_OK;
 	}

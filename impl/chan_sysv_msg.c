@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "ipc/sysv_msg.h"
+#include "msan.h"
 #include "sys.h"
 
 extern const struct ipc_backend ipc_backend_sysv_msg;
@@ -99,6 +100,7 @@ static enum ipc_status sysv_try_recv(struct ipc_channel *ch, void *buf,
 				       IPC_NOWAIT | MSG_NOERROR);
 
 		if (r >= 0) {
+			IPC_WRITTEN_BY_KERNEL(u->buf, sizeof *u->buf + (size_t)r);
 			memcpy(buf, u->buf->text, (size_t)r);
 			*len = (size_t)r;
 			return IPC_OK;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "channel_impl.h"
+#include "msan.h"
 #include "registry.h"
 #include "sys.h"
 
@@ -155,12 +156,24 @@ ssize_t ipc_mq_receive(mqd_t q, void *buf, size_t cap, unsigned *prio,
 		struct timespec at = realtime_deadline(&d);
 		ssize_t r = sys_mq_timedreceive(q, buf, cap, prio, d.forever ? NULL : &at);
 
+		if (r >= 0) {
+			IPC_WRITTEN_BY_KERNEL(buf, (size_t)r);
+			if (prio != NULL)
+				IPC_WRITTEN_BY_KERNEL(prio, sizeof *prio);
+		}
 		if (r >= 0 || errno != ETIMEDOUT || ipc_deadline_ms(&d) == 0)
 			return r;
 	}
 }
 
-int ipc_mq_attr(mqd_t q, struct mq_attr *out) { return sys_mq_getattr(q, out); }
+int ipc_mq_attr(mqd_t q, struct mq_attr *out)
+{
+	int r = sys_mq_getattr(q, out);
+
+	if (r == 0)
+		IPC_WRITTEN_BY_KERNEL(out, sizeof *out);
+	return r;
+}
 
 int ipc_mq_notify_signal(mqd_t q, int signo, int value)
 {

@@ -683,7 +683,7 @@ static struct decision mq_decision(enum call c, mqd_t q, size_t len,
 				   const struct timespec *at)
 {
 	struct decision d = begin(c, len);
-	struct mq_attr attr;
+	struct mq_attr attr = {0}; /* set here, as MSan cannot see the kernel set it */
 	int nonblocking = mq_getattr(q, &attr) == 0 && (attr.mq_flags & O_NONBLOCK);
 
 	d = unfit(d, EAGAIN, nonblocking);

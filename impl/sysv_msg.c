@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "channel_impl.h"
+#include "msan.h"
 #include "registry.h"
 #include "sys.h"
 
@@ -170,6 +171,7 @@ ssize_t ipc_sysv_msg_recv(int id, long selector, int flags, long *mtype,
 	r = sys_msgrcv(id, m, cap, selector, flags);
 	err = errno;
 	if (r >= 0) {
+		IPC_WRITTEN_BY_KERNEL(m, sizeof *m + (size_t)r);
 		if (mtype != NULL)
 			*mtype = m->mtype;
 		if (r > 0)
@@ -187,6 +189,7 @@ int ipc_sysv_msg_stat(int id, struct ipc_sysv_msg_stat *out)
 
 	if (sys_msgctl(id, IPC_STAT, &ds) != 0)
 		return -1;
+	IPC_WRITTEN_BY_KERNEL(&ds, sizeof ds);
 	*out = (struct ipc_sysv_msg_stat){
 		.qnum = ds.msg_qnum,
 		.cbytes = ds.__msg_cbytes,
@@ -206,6 +209,7 @@ int ipc_sysv_msg_set_qbytes(int id, size_t qbytes)
 
 	if (sys_msgctl(id, IPC_STAT, &ds) != 0)
 		return -1;
+	IPC_WRITTEN_BY_KERNEL(&ds, sizeof ds);
 	ds.msg_qbytes = qbytes;
 	return sys_msgctl(id, IPC_SET, &ds);
 }

@@ -645,10 +645,26 @@ static int child_notified_by_thread(void *arg)
 
 /* SIGEV_THREAD: the callback runs once per registration, on empty to
  * non-empty only, as the signal notice does. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
 static void mq_notify_thread_runs_callback_once(void **state)
 {
 	struct fixture *f = *state;
-	struct notifier n = {create(f->name, 4, 16, O_RDWR), f->report};
+	struct notifier n;
+
+#ifdef UNDER_TSAN
+	/* glibc starts the SIGEV_THREAD helper thread itself, past TSan's
+	 * thread set-up, and its first malloc crashes (google/sanitizers
+	 * issue 1612): nothing here to test under TSan. */
+	skip();
+#endif
+	n = (struct notifier){create(f->name, 4, 16, O_RDWR), f->report};
 
 	mech_reap(mech_fork(child_notified_by_thread, &n, 60), 60);
 	assert_int_equal(curmsgs(n.q), 1);
@@ -760,8 +776,11 @@ static void mq_attributes_over_limits_are_einval_before_creation(void **state)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ipc_fault_plan_clear();
+		int err;
+
 		errno = 0;
 		q = ipc_mq_create(f->name, bad[i][0], bad[i][1], O_RDWR);
+		err = errno; /* before the checks below, which may set it */
 		if (seam_logged("mq_open"))
 			fail_msg("maxmsg %ld msgsize %ld: mq_open was called",
 				 bad[i][0], bad[i][1]);
@@ -770,9 +789,9 @@ static void mq_attributes_over_limits_are_einval_before_creation(void **state)
 			track_name(f->name);
 			fail_msg("maxmsg %ld msgsize %ld: created", bad[i][0], bad[i][1]);
 		}
-		if (errno != EINVAL)
+		if (err != EINVAL)
 			fail_msg("maxmsg %ld msgsize %ld: errno %s, wanted EINVAL",
-				 bad[i][0], bad[i][1], errno_name(errno));
+				 bad[i][0], bad[i][1], errno_name(err));
 		assert_no_queue(f->name);
 	}
 	ipc_fault_plan_clear();
