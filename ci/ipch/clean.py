@@ -21,7 +21,7 @@ from pathlib import Path
 from . import project
 from .errors import Failure
 
-KINDS = ("sysv-msg", "posix-mq", "dir")
+KINDS = ("sysv-msg", "posix-mq", "dir", "scratch")
 
 # include/ipc/sysv_msg.h: the keys the project makes for itself.
 SYSV_KEY_PREFIX = 0x49500000
@@ -35,6 +35,9 @@ NAME_MAX = 255
 
 # impl/stream.c ipc_private_dir: mkdtemp's "ipc-XXXXXX".
 PRIVATE_DIR_NAME = re.compile(r"^ipc-[A-Za-z0-9]{6}$")
+# A test's scratch directory (harness/cli: tempfile's "ipch-NAME-test-" and
+# 8 characters), which holds files as well as sockets and FIFOs.
+SCRATCH_DIR_NAME = re.compile(r"^ipch-[a-z-]+-test-[A-Za-z0-9_]{8}$")
 
 # An unregistered queue whose last user is gone may still belong to a run
 # going on now (its creator between two messages, or not yet at its first):
@@ -195,12 +198,14 @@ class Sweep:
     def sweep_registered_dir(self, entry, gone, why):
         path = Path(entry.ident)
         what = f"dir {path}"
+        scratch = entry.kind == "scratch"
+        name_form = SCRATCH_DIR_NAME if scratch else PRIVATE_DIR_NAME
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             self.drop(entry.path)
             return
-        if not path.is_absolute() or not PRIVATE_DIR_NAME.match(path.name) \
+        if not path.is_absolute() or not name_form.match(path.name) \
                 or not stat.S_ISDIR(st.st_mode):
             self.report.failed.append(f"{what} (not a private directory of the "
                                       f"project; left as is)")
@@ -210,7 +215,7 @@ class Sweep:
             return
         if not self.wanted(what, "", gone, why):
             return
-        if self.remove_dir(path, why):
+        if self.remove_dir(path, why, files_too=scratch):
             self.drop(entry.path)
 
     # ---- objects nobody registered -----------------------------------------
@@ -282,16 +287,19 @@ class Sweep:
         self.report.failed.append(f"{what}: mq_unlink: {os.strerror(err)}")
         return False
 
-    def remove_dir(self, top, why):
+    def remove_dir(self, top, why, files_too=False):
         """Removes top if all it holds are our sockets, FIFOs and empty
-        directories: what the project puts there, and nothing worth keeping."""
+        directories: what the project puts there, and nothing worth keeping;
+        with files_too (a test's scratch directory), our files as well.
+        Links are removed, never followed."""
         contents = []
         for directory, subdirs, files in os.walk(top, topdown=False):
             for name in files + subdirs:
                 path = os.path.join(directory, name)
                 st = os.lstat(path)
                 disposable = stat.S_ISSOCK(st.st_mode) or stat.S_ISFIFO(st.st_mode) \
-                    or stat.S_ISDIR(st.st_mode)
+                    or stat.S_ISDIR(st.st_mode) or (files_too and (
+                        stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)))
                 if not disposable or st.st_uid != self.uid:
                     self.report.failed.append(f"dir {top} (holds {path}, not a socket, "
                                               f"FIFO or directory of ours; left as is)")

@@ -51,6 +51,7 @@ class Suite:
         self.skipped = []
         self.forms = self.carried_forms(args.chan)
         self.dir = tempfile.mkdtemp(prefix="ipch-chan-test-")
+        self.registry_entry = note_scratch(self.dir)
         atexit.register(self.clean_up)
         # Stopped from outside (a ctest timeout): children and files go too.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -104,6 +105,28 @@ class Suite:
     def clean_up(self):
         stop_all()
         subprocess.run(["rm", "-rf", "--", self.dir], check=False)
+        forget_scratch(self.registry_entry)
+
+
+def note_scratch(path):
+    """Notes a test's scratch directory in the object registry (ctest sets
+    IPCH_REGISTRY), so that if the test is killed, the sweep after the run
+    removes it with the sockets and FIFOs it holds. Returns the entry."""
+    registry = os.environ.get("IPCH_REGISTRY")
+    if not registry or not os.path.isdir(registry):
+        return None
+    entry = os.path.join(registry, "scratch@" + path.replace("/", "%"))
+    with open(entry, "w") as f:
+        f.write(f"{os.getpid()} {os.geteuid()} {path}\n")
+    return entry
+
+
+def forget_scratch(entry):
+    if entry is not None:
+        try:
+            os.unlink(entry)
+        except FileNotFoundError:
+            pass
 
 
 class Proc:

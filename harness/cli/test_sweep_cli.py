@@ -80,12 +80,30 @@ def mq_exists(name):
     return True
 
 
+# ctest's registry, as this process got it. The objects this test makes on
+# its own (bystanders the sweep under test must leave) are noted there, so
+# that if ctest, or this test, is killed, the sweep after the run removes
+# them: their creator, this process, is gone by then.
+OUTER_REGISTRY = os.environ.get("IPCH_REGISTRY")
+noted_entries = set()
+
+
+def note_in_outer_registry(kind, ident):
+    if not OUTER_REGISTRY or not os.path.isdir(OUTER_REGISTRY):
+        return
+    path = os.path.join(OUTER_REGISTRY, f"{kind}@{ident.replace('/', '%')}")
+    with open(path, "w") as entry:
+        entry.write(f"{os.getpid()} {os.geteuid()} {ident}\n")
+    noted_entries.add(path)
+
+
 def make_sysv(key):
     qid = libc.msgget(key, IPC_CREAT | IPC_EXCL | 0o600)
     if qid < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"msgget {key:#x}: {os.strerror(err)}")
     made_queues.add(qid)
+    note_in_outer_registry("sysv-msg", str(qid))
     return qid
 
 
@@ -96,6 +114,7 @@ def make_mq(name):
         raise OSError(err, f"mq_open {name}: {os.strerror(err)}")
     libc.mq_close(q)
     made_names.add(name)
+    note_in_outer_registry("posix-mq", name)
     return name
 
 
@@ -104,6 +123,11 @@ def remove_all_made():
         libc.msgctl(qid, IPC_RMID, None)
     for name in made_names:
         libc.mq_unlink(name.encode())
+    for path in noted_entries:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def dead_pid():
@@ -417,6 +441,7 @@ def main():
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     scratch = tempfile.mkdtemp(prefix="ipch-sweep-test-")
+    note_in_outer_registry("scratch", scratch)
     try:
         case_killed_creator(args.make_objects, scratch)
         case_live_creator(args.make_objects, scratch)
