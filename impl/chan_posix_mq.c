@@ -197,12 +197,7 @@ static enum ipc_status mq_pair(const struct ipc_opts *o, struct ipc_channel **a,
 	*a = *b != NULL ? mq_end_new(o, wq, 1) : (ipc_mq_close(wq), NULL);
 	if (*a != NULL && ipc_msg_link(*a, *b) == IPC_OK)
 		return IPC_OK;
-	err = errno;
-	ipc_channel_close(*a);
-	ipc_channel_close(*b);
-	*a = *b = NULL;
-	errno = err;
-	return IPC_SYSTEM;
+	return ipc_msg_pair_failed(a, b);
 }
 
 /* ---- addresses ----------------------------------------------------------- */

@@ -226,10 +226,8 @@ static enum ipc_status sysv_pair(const struct ipc_opts *o,
 	*b = *a != NULL ? sysv_end_new(o, id, frame, 0) : NULL;
 	if (*b != NULL && ipc_msg_link(*a, *b) == IPC_OK)
 		return IPC_OK;
+	ipc_msg_pair_failed(a, b);
 	err = errno;
-	ipc_channel_close(*a);
-	ipc_channel_close(*b);
-	*a = *b = NULL;
 	ipc_sysv_msg_remove(id);
 	errno = err;
 	return IPC_SYSTEM;

@@ -241,7 +241,7 @@ static enum ipc_status socket_pair(const struct ipc_backend *be,
 				   int linked, const struct ipc_opts *o,
 				   struct ipc_channel **a, struct ipc_channel **b)
 {
-	int sv[2], err;
+	int sv[2];
 
 	if (sys_socketpair(AF_UNIX, type | IPC_UNIX_SOCK_FLAGS, 0, sv) != 0)
 		return IPC_SYSTEM;
@@ -254,12 +254,7 @@ static enum ipc_status socket_pair(const struct ipc_backend *be,
 		ipc_close_quietly(sv[1]);
 	else if (!linked || ipc_msg_link(*a, *b) == IPC_OK)
 		return IPC_OK;
-	err = errno;
-	ipc_channel_close(*a);
-	ipc_channel_close(*b);
-	*a = *b = NULL;
-	errno = err;
-	return IPC_SYSTEM;
+	return ipc_msg_pair_failed(a, b);
 }
 
 /* ---- unix-seqpacket ------------------------------------------------------ */

@@ -204,6 +204,10 @@ void ipc_msg_close(struct ipc_channel *ch);
 enum ipc_status ipc_msg_send_end(struct ipc_channel *ch, int timeout_ms);
 /* Two ends of a pair joined by a new link: IPC_OK, or IPC_SYSTEM. */
 enum ipc_status ipc_msg_link(struct ipc_channel *a, struct ipc_channel *b);
+/* A pair that could not be made: closes the ends made so far (either may
+ * be NULL), sets both to NULL and returns IPC_SYSTEM, errno as it was. */
+enum ipc_status ipc_msg_pair_failed(struct ipc_channel **a,
+				    struct ipc_channel **b);
 /* Whether the other side is gone: the link hung up (ends with a link). */
 int ipc_msg_peer_gone(struct ipc_channel *ch);
 

@@ -74,6 +74,18 @@ enum ipc_status ipc_msg_link(struct ipc_channel *a, struct ipc_channel *b)
 	return IPC_OK;
 }
 
+enum ipc_status ipc_msg_pair_failed(struct ipc_channel **a,
+				    struct ipc_channel **b)
+{
+	int err = errno;
+
+	ipc_channel_close(*a);
+	ipc_channel_close(*b);
+	*a = *b = NULL;
+	errno = err;
+	return IPC_SYSTEM;
+}
+
 /* Nothing is ever written to a link: anything readable is its end. */
 static void note_link(struct ipc_channel *ch, const struct pollfd *p)
 {
