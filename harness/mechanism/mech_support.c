@@ -4,12 +4,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +26,8 @@
 
 static char tmpdir[PATH_MAX];
 static char outer_tmpdir[PATH_MAX]; /* $TMPDIR as the suite found it, or "" */
-static int outer_known;
+static char outer_registry[PATH_MAX]; /* IPCH_REGISTRY likewise */
+static int outer_known, outer_registry_set;
 static size_t fds_before;
 
 /* Children not reaped yet: a test that fails half-way leaves them to the
@@ -94,16 +99,38 @@ size_t mech_open_fds(void)
 
 const char *mech_tmpdir(void) { return tmpdir; }
 
+/* $TMPDIR and IPCH_REGISTRY as the suite found them, before any test. */
+static int remember_outer_env(void)
+{
+	const char *outer = getenv("TMPDIR");
+	const char *registry = getenv("IPCH_REGISTRY");
+
+	snprintf(outer_tmpdir, sizeof outer_tmpdir, "%s",
+		 outer != NULL ? outer : "");
+	outer_registry_set = registry != NULL;
+	if ((size_t)snprintf(outer_registry, sizeof outer_registry, "%s",
+			     registry != NULL ? registry : "") >=
+	    sizeof outer_registry) {
+		fprintf(stderr, "setup: IPCH_REGISTRY is longer than PATH_MAX\n");
+		return -1;
+	}
+	outer_known = 1;
+	return 0;
+}
+
+void mech_registry_restore(void)
+{
+	if (outer_registry_set)
+		setenv("IPCH_REGISTRY", outer_registry, 1);
+	else
+		unsetenv("IPCH_REGISTRY");
+}
+
 int mech_setup(void **state)
 {
 	(void)state;
-	if (!outer_known) {
-		const char *outer = getenv("TMPDIR");
-
-		snprintf(outer_tmpdir, sizeof outer_tmpdir, "%s",
-			 outer != NULL ? outer : "");
-		outer_known = 1;
-	}
+	if (!outer_known && remember_outer_env() != 0)
+		return -1;
 	if ((size_t)snprintf(tmpdir, sizeof tmpdir, "%s/ipch-mech-XXXXXX",
 			     outer_tmpdir[0] != '\0' ? outer_tmpdir : "/tmp") >=
 		    sizeof tmpdir ||
@@ -157,6 +184,21 @@ unsigned mech_seconds(unsigned seconds)
 	return mech_slow() ? seconds * 20 : seconds;
 }
 
+long long mech_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mech_nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
 pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds)
 {
 	pid_t pid;
@@ -175,13 +217,12 @@ pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds)
 
 void mech_reap(pid_t pid, unsigned seconds)
 {
-	struct timespec nap = {0, 5 * 1000 * 1000};
 	long waited_ms = 0, limit_ms = (long)mech_seconds(seconds) * 1000;
 	int status;
 	pid_t r;
 
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < limit_ms) {
-		nanosleep(&nap, NULL);
+		mech_nap_ms(5);
 		waited_ms += 5;
 	}
 	child_reaped(pid);
@@ -199,6 +240,68 @@ void mech_reap(pid_t pid, unsigned seconds)
 	if (WEXITSTATUS(status) != 0)
 		fail_msg("child %d failed its check number %d", (int)pid,
 			 WEXITSTATUS(status));
+}
+
+struct mech_report *mech_report_map(void)
+{
+	struct mech_report *rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (rep != MAP_FAILED)
+		return rep;
+	fprintf(stderr, "setup: mmap: %s\n", strerror(errno));
+	return NULL;
+}
+
+void mech_report_unmap(struct mech_report *rep)
+{
+	munmap(rep, sizeof *rep);
+}
+
+void mech_note(struct mech_report *rep, int i, long r)
+{
+	rep->r[i] = r;
+	rep->err[i] = r < 0 ? errno : 0;
+}
+
+void mech_assert_step_failed(const struct mech_report *rep, int i, int want)
+{
+	if (rep->r[i] != -1 || rep->err[i] != want)
+		fail_msg("child step %d: %ld (errno %s), wanted -1 with %s", i,
+			 rep->r[i], mech_errno_name(rep->err[i]),
+			 mech_errno_name(want));
+}
+
+int mech_become_other_user(void)
+{
+	return setgroups(0, NULL) == 0 && setgid(MECH_OTHER_UID) == 0 &&
+			       setuid(MECH_OTHER_UID) == 0 &&
+			       geteuid() == MECH_OTHER_UID
+		       ? 0
+		       : -1;
+}
+
+const char *mech_errno_name(int e)
+{
+	const char *name = strerrorname_np(e);
+
+	return name != NULL ? name : "0";
+}
+
+int mech_seam_logged(const char *call)
+{
+	char *text = NULL, token[32];
+	size_t len = 0;
+	FILE *log = open_memstream(&text, &len);
+	int found;
+
+	assert_non_null(log);
+	ipc_fault_log_print(log);
+	fclose(log);
+	snprintf(token, sizeof token, " %s ", call);
+	found = strstr(text, token) != NULL;
+	free(text);
+	return found;
 }
 
 /* Eight bytes at a time, so that filling and checking 16 MiB stays cheap
@@ -268,6 +371,70 @@ void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 	assert_int_equal(m.type, type);
 	assert_int_equal(m.length, len);
 	assert_int_equal(mech_check(m.data, m.length, seed), len);
+}
+
+void mech_make_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		fail_msg("cannot make %s: %s", path, strerror(errno));
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+void mech_assert_file_holds(const char *path, const char *want)
+{
+	char text[256] = {0};
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		fail_msg("cannot read %s: %s", path, strerror(errno));
+	assert_true(fread(text, 1, sizeof text - 1, f) > 0);
+	fclose(f);
+	assert_string_equal(text, want);
+}
+
+void mech_assert_private_socket(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	assert_memory_equal(path, mech_tmpdir(), strlen(mech_tmpdir()));
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = '\0';
+	assert_int_equal(lstat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+void mech_assert_listen_keeps_file(const char *address, const char *path)
+{
+	struct ipc_listener *l;
+	char text[8] = {0};
+	int fd;
+
+	mech_make_file(path, "mine");
+	errno = 0;
+	assert_status(ipc_listen(address, NULL, &l), IPC_SYSTEM);
+	assert_int_equal(errno, EADDRINUSE);
+	assert_null(l);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, text, sizeof text), 4);
+	assert_string_equal(text, "mine");
+	close(fd);
+	unlink(path);
+}
+
+void mech_close_after_file_replaced(struct ipc_listener *l, const char *path)
+{
+	assert_int_equal(unlink(path), 0);
+	mech_make_file(path, "");
+	ipc_listener_close(l);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
 }
 
 size_t mech_unix_sockets_named(const char *needle)

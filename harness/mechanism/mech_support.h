@@ -1,7 +1,8 @@
 /*
  * What the mechanism suites share: a per-test check that nothing leaks (no
  * descriptor, no file left in a private $TMPDIR), forked children that
- * cannot hang a test, and deterministic payloads.
+ * cannot hang a test and the reports they leave, deterministic payloads,
+ * and the checks several suites make the same way.
  */
 #ifndef IPCH_MECH_SUPPORT_H
 #define IPCH_MECH_SUPPORT_H
@@ -37,6 +38,10 @@ int mech_slow(void);
 /* Seconds scaled for valgrind. */
 unsigned mech_seconds(unsigned seconds);
 
+/* CLOCK_MONOTONIC in milliseconds; and a sleep of ms milliseconds. */
+long long mech_now_ms(void);
+void mech_nap_ms(long ms);
+
 /*
  * Runs fn(arg) in a child whose exit status is fn's return value; an alarm
  * kills the child after `seconds` (scaled) so a hang is a failure. The
@@ -46,6 +51,29 @@ pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds);
 /* Waits for the child up to `seconds` (scaled), killing it after that;
  * fails the test unless it exited with status 0. */
 void mech_reap(pid_t pid, unsigned seconds);
+
+/* What a child saw, in memory shared with the test: each step's result and
+ * errno (mech_note), and flags of the suite's choosing. */
+#define MECH_REPORT_SLOTS 8
+struct mech_report {
+	int skipped; /* it could not do what the test needs (not root) */
+	int done;    /* its blocking call has returned */
+	long r[MECH_REPORT_SLOTS];
+	int err[MECH_REPORT_SLOTS];
+};
+/* A zeroed report shared with the children forked after; NULL, said on
+ * standard error, if it cannot be mapped. */
+struct mech_report *mech_report_map(void);
+void mech_report_unmap(struct mech_report *rep);
+/* In a child: step i returned r, with errno if r < 0. */
+void mech_note(struct mech_report *rep, int i, long r);
+/* Fails the test unless step i returned -1 with errno want. */
+void mech_assert_step_failed(const struct mech_report *rep, int i, int want);
+
+/* In a child: no group of root's left, then the group and user
+ * MECH_OTHER_UID. 0, or -1 if that cannot be done (not root). */
+#define MECH_OTHER_UID 65534
+int mech_become_other_user(void);
 
 /* Deterministic bytes: the same (seed, index) always gives the same byte. */
 uint8_t mech_byte(uint64_t seed, size_t index);
@@ -60,6 +88,26 @@ void mech_send_ok(struct ipc_channel *ch, uint16_t type, size_t len,
 		  uint64_t seed);
 void mech_recv_expect(struct ipc_channel *ch, uint16_t type, size_t len,
 		      uint64_t seed);
+
+/* Makes path a regular file, 0600 and new (O_EXCL), holding text. */
+void mech_make_file(const char *path, const char *text);
+/* Fails the test unless the file at path holds exactly want. */
+void mech_assert_file_holds(const char *path, const char *want);
+
+/* IPCH_REGISTRY put back as mech_setup found it at the suite's first test,
+ * after a test pointed it elsewhere. */
+void mech_registry_restore(void);
+
+/* That path is a socket file in a private 0700 directory inside the test's
+ * $TMPDIR, as "KIND:" listeners make. */
+void mech_assert_private_socket(const char *path);
+/* A file that is not a socket at path: listening on address, which names
+ * it, is EADDRINUSE and leaves the file as it was. The file is removed
+ * after. */
+void mech_assert_listen_keeps_file(const char *address, const char *path);
+/* Someone replaces the socket file of l at path with a file of their own:
+ * closing l leaves theirs, which is removed after. */
+void mech_close_after_file_replaced(struct ipc_listener *l, const char *path);
 
 /* Sockets in /proc/net/unix whose name contains needle; and those named by
  * the Unix-domain backends' fresh abstract names ("@ipc-PID-...") of this
@@ -77,6 +125,23 @@ void mech_assert_nothing_left(size_t fds, const char *what, size_t step);
  * that nothing is left (fds: the descriptors open before). */
 void mech_fail_each_call(void (*run)(const void *arg), const void *arg,
 			 size_t fds, const char *what);
+
+/* Whether the seam logged a call of that name since its plan was last
+ * cleared. */
+int mech_seam_logged(const char *call);
+
+/* errno's name ("EAGAIN"); "0" for none. */
+const char *mech_errno_name(int e);
+
+/* Fails the test with both names unless errno == want. */
+#define assert_errno(want)                                                  \
+	do {                                                                \
+		int got_ = errno, want_ = (want);                           \
+		if (got_ != want_)                                          \
+			fail_msg("errno %s, wanted %s",                     \
+				 mech_errno_name(got_),                     \
+				 mech_errno_name(want_));                   \
+	} while (0)
 
 /* Fails the test with the status name, errno and where, unless st == want. */
 #define assert_status(st, want)                                              \

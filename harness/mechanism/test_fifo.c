@@ -18,7 +18,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -324,10 +323,7 @@ static void fifo_listen_refuses_existing_paths(void **state)
 
 	(void)state;
 	fifo_address("file", addr, sizeof addr, path, sizeof path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "keep", 4), 4);
-	close(fd);
+	mech_make_file(path, "keep");
 	assert_listen_eexist(addr);
 	fd = open(path, O_RDONLY);
 	assert_int_equal(read(fd, text, sizeof text), 4);
@@ -368,16 +364,13 @@ static void fifo_connect_refuses_what_is_not_a_fifo(void **state)
 		link_path[PATH_MAX];
 	struct ipc_listener *l;
 	struct stat st;
-	int fd;
 
 	(void)state;
 	fifo_address("absent", addr, sizeof addr, path, sizeof path);
 	assert_connect_fails(addr, IPC_REFUSED, ENOENT);
 
 	fifo_address("file", addr, sizeof addr, path, sizeof path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	mech_make_file(path, "");
 	assert_connect_fails(addr, IPC_INVALID, EINVAL);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -734,14 +727,13 @@ static int new_pipe_size(void)
 
 static void wait_until_full(int fd, int cap)
 {
-	struct timespec nap = {0, 1000 * 1000};
 	int queued = 0;
 
 	for (unsigned ms = 0; ms < mech_seconds(30) * 1000; ms++) {
 		assert_int_equal(ioctl(fd, FIONREAD, &queued), 0);
 		if (queued == cap)
 			return;
-		nanosleep(&nap, NULL);
+		mech_nap_ms(1);
 	}
 	fail_msg("the FIFO holds %d bytes, never its capacity %d", queued, cap);
 }

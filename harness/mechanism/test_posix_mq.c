@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -22,9 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipc/fault.h"
@@ -40,28 +37,18 @@
 #define VALGRIND_ENABLE_ERROR_REPORTING
 #endif
 
-#define OTHER_UID 65534
 #define MAX_QUEUES 8
-#define REPORT_SLOTS 8
 #define NOTICE_SIGNAL (SIGRTMIN + 3)
 
-/* What a child saw, in memory shared with the test. */
-struct child_report {
-	int skipped; /* it could not do what the test needs (not root) */
-	long r[REPORT_SLOTS];
-	int err[REPORT_SLOTS];
-};
-
 struct fixture {
-	char name[64];               /* a fresh name, not created by setup */
-	struct child_report *report; /* shared with the test's children */
+	char name[64];              /* a fresh name, not created by setup */
+	struct mech_report *report; /* shared with the test's children */
 };
 
 static struct fixture fixture;
 /* Every name and descriptor of the test, "" and -1 for none. */
 static char names[MAX_QUEUES][NAME_MAX + 1];
 static mqd_t descriptors[MAX_QUEUES];
-static char *registry_outer; /* IPCH_REGISTRY as the suite found it */
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -109,14 +96,6 @@ static void close_tracked(mqd_t q)
 		fail_msg("mq_close: %s", strerror(errno));
 }
 
-static void restore_registry(void)
-{
-	if (registry_outer != NULL)
-		setenv("IPCH_REGISTRY", registry_outer, 1);
-	else
-		unsetenv("IPCH_REGISTRY");
-}
-
 static int mq_setup(void **state)
 {
 	if (mech_setup(state) != 0)
@@ -129,10 +108,8 @@ static int mq_setup(void **state)
 		mech_teardown(state);
 		return -1;
 	}
-	fixture.report = mmap(NULL, sizeof *fixture.report, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (fixture.report == MAP_FAILED) {
-		fprintf(stderr, "setup: mmap: %s\n", strerror(errno));
+	fixture.report = mech_report_map();
+	if (fixture.report == NULL) {
 		mech_teardown(state);
 		return -1;
 	}
@@ -161,57 +138,14 @@ static int mq_teardown(void **state)
 		}
 		names[i][0] = '\0';
 	}
-	restore_registry();
-	munmap(fixture.report, sizeof *fixture.report);
+	mech_registry_restore();
+	mech_report_unmap(fixture.report);
 	if (mech_teardown(state) != 0)
 		ok = 0;
 	return ok ? 0 : -1;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static const char *errno_name(int e)
-{
-	const char *name = strerrorname_np(e);
-
-	return name != NULL ? name : "0";
-}
-
-#define assert_errno(want)                                                  \
-	do {                                                                \
-		int got_ = errno, want_ = (want);                           \
-		if (got_ != want_)                                          \
-			fail_msg("errno %s, wanted %s", errno_name(got_),   \
-				 errno_name(want_));                        \
-	} while (0)
-
-static void note(struct child_report *rep, int i, long r)
-{
-	rep->r[i] = r;
-	rep->err[i] = r < 0 ? errno : 0;
-}
-
-static void assert_step_failed(const struct child_report *rep, int i, int want)
-{
-	if (rep->r[i] != -1 || rep->err[i] != want)
-		fail_msg("child step %d: %ld (errno %s), wanted -1 with %s", i,
-			 rep->r[i], errno_name(rep->err[i]), errno_name(want));
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 /* How long a test waits to see that something does not happen. */
 static long quiet_ms(void) { return mech_slow() ? 500 : 50; }
@@ -239,34 +173,8 @@ static char receive_byte(mqd_t q, size_t cap, unsigned *prio)
 	assert_true(cap <= sizeof buf);
 	r = ipc_mq_receive(q, buf, cap, prio, 0);
 	if (r != 1)
-		fail_msg("receive: %zd (errno %s), wanted 1 byte", r, errno_name(errno));
+		fail_msg("receive: %zd (errno %s), wanted 1 byte", r, mech_errno_name(errno));
 	return buf[0];
-}
-
-/* Whether the seam logged a call of that name since its plan was last
- * cleared. */
-static int seam_logged(const char *call)
-{
-	char *text = NULL, token[32];
-	size_t len = 0;
-	FILE *log = open_memstream(&text, &len);
-	int found;
-
-	assert_non_null(log);
-	ipc_fault_log_print(log);
-	fclose(log);
-	snprintf(token, sizeof token, " %s ", call);
-	found = strstr(text, token) != NULL;
-	free(text);
-	return found;
-}
-
-static int become_other_user(void)
-{
-	return setgroups(0, NULL) == 0 && setgid(OTHER_UID) == 0 &&
-			       setuid(OTHER_UID) == 0 && geteuid() == OTHER_UID
-		       ? 0
-		       : -1;
 }
 
 /* ---- order --------------------------------------------------------------- */
@@ -382,7 +290,7 @@ static void mq_timeout_zero_is_etimedout_at_once(void **state)
 {
 	struct fixture *f = *state;
 	mqd_t q = create(f->name, 2, 32, O_RDWR);
-	long long start = now_ms();
+	long long start = mech_now_ms();
 	char buf[32];
 
 	errno = 0;
@@ -394,7 +302,7 @@ static void mq_timeout_zero_is_etimedout_at_once(void **state)
 	assert_int_equal(ipc_mq_send(q, "c", 1, 0, 0), -1);
 	assert_errno(ETIMEDOUT);
 	assert_int_equal(curmsgs(q), 2);
-	assert_true(now_ms() - start < (long long)mech_seconds(5) * 1000);
+	assert_true(mech_now_ms() - start < (long long)mech_seconds(5) * 1000);
 }
 
 /* A timeout ends with ETIMEDOUT, measured on CLOCK_MONOTONIC no sooner than
@@ -407,20 +315,20 @@ static void mq_timeout_ends_no_sooner_than_its_deadline(void **state)
 	long long start, took;
 	char buf[32];
 
-	start = now_ms();
+	start = mech_now_ms();
 	errno = 0;
 	assert_int_equal(ipc_mq_receive(q, buf, sizeof buf, NULL, ms), -1);
 	assert_errno(ETIMEDOUT);
-	took = now_ms() - start;
+	took = mech_now_ms() - start;
 	if (took < ms || took > (long long)mech_seconds(10) * 1000)
 		fail_msg("receive timed out after %lld ms, wanted %d", took, ms);
 
 	send_byte(q, 'a', 0);
-	start = now_ms();
+	start = mech_now_ms();
 	errno = 0;
 	assert_int_equal(ipc_mq_send(q, "b", 1, 0, ms), -1);
 	assert_errno(ETIMEDOUT);
-	took = now_ms() - start;
+	took = mech_now_ms() - start;
 	if (took < ms || took > (long long)mech_seconds(10) * 1000)
 		fail_msg("send timed out after %lld ms, wanted %d", took, ms);
 	assert_int_equal(curmsgs(q), 1);
@@ -444,11 +352,11 @@ static void record_notice(int signo, siginfo_t *info, void *ctx)
  * quiet while, that no other came. */
 static void expect_notices(int n)
 {
-	long long end = now_ms() + (long long)mech_seconds(10) * 1000;
+	long long end = mech_now_ms() + (long long)mech_seconds(10) * 1000;
 
-	while (notices < n && now_ms() < end)
-		nap_ms(1);
-	nap_ms(quiet_ms());
+	while (notices < n && mech_now_ms() < end)
+		mech_nap_ms(1);
+	mech_nap_ms(quiet_ms());
 	if (notices != n)
 		fail_msg("%d notices, wanted %d", (int)notices, n);
 }
@@ -509,7 +417,7 @@ static void mq_notify_signal_once_on_empty_to_non_empty(void **state)
 
 struct notifier {
 	mqd_t q;
-	struct child_report *report;
+	struct mech_report *report;
 };
 
 /* The thread callback: one byte into the pipe whose write end its argument
@@ -559,9 +467,9 @@ static int child_registers_too(void *arg)
 {
 	struct notifier *n = arg;
 
-	note(n->report, 0, ipc_mq_notify_signal(n->q, NOTICE_SIGNAL, 1));
-	note(n->report, 1, notify_thread(n->q, write_notice, &no_fd));
-	note(n->report, 2, ipc_mq_notify_cancel(n->q));
+	mech_note(n->report, 0, ipc_mq_notify_signal(n->q, NOTICE_SIGNAL, 1));
+	mech_note(n->report, 1, notify_thread(n->q, write_notice, &no_fd));
+	mech_note(n->report, 2, ipc_mq_notify_cancel(n->q));
 	return 0;
 }
 
@@ -576,8 +484,8 @@ static void mq_notify_second_registration_is_ebusy(void **state)
 	install_notice_handler(&old);
 	assert_int_equal(ipc_mq_notify_signal(n.q, NOTICE_SIGNAL, 9), 0);
 	mech_reap(mech_fork(child_registers_too, &n, 30), 30);
-	assert_step_failed(f->report, 0, EBUSY);
-	assert_step_failed(f->report, 1, EBUSY);
+	mech_assert_step_failed(f->report, 0, EBUSY);
+	mech_assert_step_failed(f->report, 1, EBUSY);
 	assert_int_equal(f->report->r[2], 0);
 	errno = 0;
 	assert_int_equal(ipc_mq_notify_signal(n.q, NOTICE_SIGNAL, 10), -1);
@@ -713,18 +621,18 @@ static void mq_check_name_rejects_malformed_names(void **state)
 		errno = 0;
 		if (ipc_mq_check_name(bad[i]) != -1 || errno != EINVAL)
 			fail_msg("check of \"%s\": errno %s, wanted EINVAL", bad[i],
-				 errno_name(errno));
+				 mech_errno_name(errno));
 		ipc_fault_plan_clear();
 		errno = 0;
 		if (ipc_mq_create(bad[i], 1, 16, O_RDWR) != (mqd_t)-1 || errno != EINVAL)
 			fail_msg("create of \"%s\": errno %s, wanted EINVAL", bad[i],
-				 errno_name(errno));
-		if (seam_logged("mq_open"))
+				 mech_errno_name(errno));
+		if (mech_seam_logged("mq_open"))
 			fail_msg("create of \"%s\": mq_open was called", bad[i]);
 		errno = 0;
 		if (ipc_mq_open(bad[i], O_RDWR) != (mqd_t)-1 || errno != EINVAL)
 			fail_msg("open of \"%s\": errno %s, wanted EINVAL", bad[i],
-				 errno_name(errno));
+				 mech_errno_name(errno));
 	}
 	longest_name(longest, sizeof longest, f->name);
 	assert_int_equal(ipc_mq_check_name(longest), 0);
@@ -781,7 +689,7 @@ static void mq_attributes_over_limits_are_einval_before_creation(void **state)
 		errno = 0;
 		q = ipc_mq_create(f->name, bad[i][0], bad[i][1], O_RDWR);
 		err = errno; /* before the checks below, which may set it */
-		if (seam_logged("mq_open"))
+		if (mech_seam_logged("mq_open"))
 			fail_msg("maxmsg %ld msgsize %ld: mq_open was called",
 				 bad[i][0], bad[i][1]);
 		if (q != (mqd_t)-1) {
@@ -791,12 +699,12 @@ static void mq_attributes_over_limits_are_einval_before_creation(void **state)
 		}
 		if (err != EINVAL)
 			fail_msg("maxmsg %ld msgsize %ld: errno %s, wanted EINVAL",
-				 bad[i][0], bad[i][1], errno_name(err));
+				 bad[i][0], bad[i][1], mech_errno_name(err));
 		assert_no_queue(f->name);
 	}
 	ipc_fault_plan_clear();
 	q = create(f->name, lim.msg_max, lim.msgsize_max, O_RDWR);
-	assert_true(seam_logged("mq_open")); /* the log does show it */
+	assert_true(mech_seam_logged("mq_open")); /* the log does show it */
 	assert_int_equal(ipc_mq_attr(q, &attr), 0);
 	assert_int_equal(attr.mq_maxmsg, lim.msg_max);
 	assert_int_equal(attr.mq_msgsize, lim.msgsize_max);
@@ -848,7 +756,7 @@ static int child_with_lowered_limits(void *arg)
 		return 0;
 	}
 	q = ipc_mq_create(fixture.name, 0, 0, O_RDWR);
-	note(n->report, 0, q);
+	mech_note(n->report, 0, q);
 	if (q == (mqd_t)-1)
 		return 0;
 	if (ipc_mq_attr(q, &attr) != 0)
@@ -856,7 +764,7 @@ static int child_with_lowered_limits(void *arg)
 	n->report->r[1] = attr.mq_maxmsg;
 	n->report->r[2] = attr.mq_msgsize;
 	ipc_mq_close(q);
-	note(n->report, 3, ipc_mq_unlink(fixture.name));
+	mech_note(n->report, 3, ipc_mq_unlink(fixture.name));
 	return 0;
 }
 
@@ -876,7 +784,7 @@ static void mq_defaults_over_limits_give_the_limits(void **state)
 	if (f->report->skipped)
 		skip(); /* no IPC namespace of our own (not root) */
 	if (f->report->r[0] < 0)
-		fail_msg("create with 0, 0: errno %s", errno_name(f->report->err[0]));
+		fail_msg("create with 0, 0: errno %s", mech_errno_name(f->report->err[0]));
 	assert_int_equal(f->report->r[1], 4);
 	assert_int_equal(f->report->r[2], 1024);
 	assert_int_equal(f->report->r[3], 0);
@@ -916,18 +824,18 @@ static int child_opens_as_other_user(void *arg)
 	struct notifier *n = arg;
 	static const int access[] = {O_RDONLY, O_WRONLY, O_RDWR};
 
-	if (become_other_user() != 0) {
+	if (mech_become_other_user() != 0) {
 		n->report->skipped = 1;
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
 		mqd_t q = ipc_mq_open(fixture.name, access[i]);
 
-		note(n->report, i, q);
+		mech_note(n->report, i, q);
 		if (q != (mqd_t)-1)
 			ipc_mq_close(q);
 	}
-	note(n->report, 3, ipc_mq_unlink(fixture.name));
+	mech_note(n->report, 3, ipc_mq_unlink(fixture.name));
 	return 0;
 }
 
@@ -943,7 +851,7 @@ static void mq_other_user_is_refused_by_0600(void **state)
 	if (f->report->skipped)
 		skip(); /* not root: no other user to become */
 	for (int i = 0; i < 4; i++)
-		assert_step_failed(f->report, i, EACCES);
+		mech_assert_step_failed(f->report, i, EACCES);
 	assert_int_equal(curmsgs(track(ipc_mq_open(f->name, O_RDONLY))), 1);
 }
 
@@ -979,23 +887,17 @@ static void mq_unlinked_queue_lives_on_while_open(void **state)
 static void mq_registry_notes_queue_until_unlinked(void **state)
 {
 	struct fixture *f = *state;
-	char path[PATH_MAX], want[128], text[128] = {0};
-	FILE *e;
+	char path[PATH_MAX], want[128];
 
 	setenv("IPCH_REGISTRY", mech_tmpdir(), 1);
 	close_tracked(create(f->name, 1, 16, O_RDWR));
 	snprintf(path, sizeof path, "%s/posix-mq@%%%s", mech_tmpdir(), f->name + 1);
 	snprintf(want, sizeof want, "%ld %ld %s\n", (long)getpid(), (long)geteuid(),
 		 f->name);
-	e = fopen(path, "r");
-	if (e == NULL)
-		fail_msg("no registry entry %s: %s", path, strerror(errno));
-	assert_true(fread(text, 1, sizeof text - 1, e) > 0);
-	fclose(e);
-	assert_string_equal(text, want);
+	mech_assert_file_holds(path, want);
 	assert_int_equal(ipc_mq_unlink(f->name), 0);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
-	restore_registry();
+	mech_registry_restore();
 }
 
 #define MQ_TEST(fn) cmocka_unit_test_setup_teardown(fn, mq_setup, mq_teardown)
@@ -1024,11 +926,6 @@ int main(void)
 		MQ_TEST(mq_unlinked_queue_lives_on_while_open),
 		MQ_TEST(mq_registry_notes_queue_until_unlinked),
 	};
-	const char *outer = getenv("IPCH_REGISTRY");
-	int failed;
 
-	registry_outer = outer != NULL ? strdup(outer) : NULL;
-	failed = cmocka_run_group_tests(tests, NULL, NULL);
-	free(registry_outer);
-	return failed;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,43 +12,27 @@
 #include "mech_support.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipc/fault.h"
 #include "ipc/sysv_msg.h"
 
-#define OTHER_UID 65534
 #define MAX_QUEUES 16
-#define REPORT_SLOTS 8
-
-/* What a child saw, in memory shared with the test: each step's return
- * value and errno. */
-struct child_report {
-	int skipped; /* it could not become another user */
-	int done;    /* its blocking call has returned */
-	long r[REPORT_SLOTS];
-	int err[REPORT_SLOTS];
-};
 
 struct fixture {
-	int q;                       /* a private queue made by setup */
-	struct child_report *report; /* shared with the test's children */
+	int q;                      /* a private queue made by setup */
+	struct mech_report *report; /* shared with the test's children */
 };
 
 static struct fixture fixture;
 static int queues[MAX_QUEUES]; /* every queue of the test, -1 for none */
-static char *registry_outer;   /* IPCH_REGISTRY as the suite found it */
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -77,31 +61,21 @@ static void remove_tracked(int id)
 			queues[i] = -1;
 }
 
-static void restore_registry(void)
-{
-	if (registry_outer != NULL)
-		setenv("IPCH_REGISTRY", registry_outer, 1);
-	else
-		unsetenv("IPCH_REGISTRY");
-}
-
 static int sysv_setup(void **state)
 {
 	if (mech_setup(state) != 0)
 		return -1;
 	for (size_t i = 0; i < MAX_QUEUES; i++)
 		queues[i] = -1;
-	fixture.report = mmap(NULL, sizeof *fixture.report, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (fixture.report == MAP_FAILED) {
-		fprintf(stderr, "setup: mmap: %s\n", strerror(errno));
+	fixture.report = mech_report_map();
+	if (fixture.report == NULL) {
 		mech_teardown(state);
 		return -1;
 	}
 	fixture.q = ipc_sysv_msg_create(IPC_PRIVATE);
 	if (fixture.q < 0) {
 		fprintf(stderr, "setup: cannot make a queue: %s\n", strerror(errno));
-		munmap(fixture.report, sizeof *fixture.report);
+		mech_report_unmap(fixture.report);
 		mech_teardown(state);
 		return -1;
 	}
@@ -131,9 +105,9 @@ static int sysv_teardown(void **state)
 
 	for (size_t i = 1; i < MAX_QUEUES; i++)
 		ok &= remove_left(i);
-	restore_registry();
+	mech_registry_restore();
 	ok &= remove_left(0);
-	munmap(fixture.report, sizeof *fixture.report);
+	mech_report_unmap(fixture.report);
 	if (mech_teardown(state) != 0)
 		ok = 0;
 	return ok ? 0 : -1;
@@ -141,56 +115,23 @@ static int sysv_teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static const char *errno_name(int e)
-{
-	const char *name = strerrorname_np(e);
-
-	return name != NULL ? name : "0";
-}
-
-#define assert_errno(want)                                                  \
-	do {                                                                \
-		int got_ = errno, want_ = (want);                           \
-		if (got_ != want_)                                          \
-			fail_msg("errno %s, wanted %s", errno_name(got_),   \
-				 errno_name(want_));                        \
-	} while (0)
-
-/* Step i of a child: its result and errno. */
-static void note(struct child_report *rep, int i, long r)
-{
-	rep->r[i] = r;
-	rep->err[i] = r < 0 ? errno : 0;
-}
-
-/* That step i of a child failed with want. */
-static void assert_step_failed(const struct child_report *rep, int i, int want)
-{
-	if (rep->r[i] != -1 || rep->err[i] != want)
-		fail_msg("child step %d: %ld (errno %s), wanted -1 with %s", i,
-			 rep->r[i], errno_name(rep->err[i]), errno_name(want));
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* A one-byte message whose byte is its tag. */
 static void send_tagged(int q, long type, unsigned char tag)
 {
 	if (ipc_sysv_msg_send(q, type, &tag, 1, IPC_NOWAIT) != 0)
 		fail_msg("send of type %ld: %s", type, strerror(errno));
+}
+
+/* A message of len bytes of mech_fill(seed). */
+static void send_filled(int q, long type, size_t len, uint64_t seed)
+{
+	uint8_t *msg = malloc(len > 0 ? len : 1);
+
+	assert_non_null(msg);
+	mech_fill(msg, len, seed);
+	if (ipc_sysv_msg_send(q, type, msg, len, IPC_NOWAIT) != 0)
+		fail_msg("send of %zu bytes: %s", len, strerror(errno));
+	free(msg);
 }
 
 /* The next message by selector is of that type and has that tag. */
@@ -204,7 +145,7 @@ static void expect_next(int q, long selector, int flags, long type,
 
 	if (r != 1)
 		fail_msg("selector %ld: %zd (errno %s), wanted type %ld tag %u",
-			 selector, r, errno_name(errno), type, tag);
+			 selector, r, mech_errno_name(errno), type, tag);
 	if (got_type != type || got != tag)
 		fail_msg("selector %ld: type %ld tag %u, wanted type %ld tag %u",
 			 selector, got_type, got, type, tag);
@@ -284,7 +225,7 @@ static char proc_state(pid_t pid)
  */
 static void wait_in_msgrcv(pid_t pid)
 {
-	long long end = now_ms() + (long long)mech_seconds(10) * 1000;
+	long long end = mech_now_ms() + (long long)mech_seconds(10) * 1000;
 	char wchan[128];
 
 	do {
@@ -292,8 +233,8 @@ static void wait_in_msgrcv(pid_t pid)
 		if (proc_state(pid) == 'S' &&
 		    (strstr(wchan, "msgrcv") != NULL || strcmp(wchan, "0") == 0))
 			return;
-		nap_ms(2);
-	} while (now_ms() < end);
+		mech_nap_ms(2);
+	} while (mech_now_ms() < end);
 	fail_msg("child %d never slept in msgrcv (state %c, wchan '%s')",
 		 (int)pid, proc_state(pid), wchan);
 }
@@ -301,41 +242,14 @@ static void wait_in_msgrcv(pid_t pid)
 /* Waits up to `seconds` (scaled) for a child to set *flag. */
 static int wait_flag(const int *flag, unsigned seconds)
 {
-	long long end = now_ms() + (long long)mech_seconds(seconds) * 1000;
+	long long end = mech_now_ms() + (long long)mech_seconds(seconds) * 1000;
 
 	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (now_ms() >= end)
+		if (mech_now_ms() >= end)
 			return 0;
-		nap_ms(2);
+		mech_nap_ms(2);
 	}
 	return 1;
-}
-
-/* Whether the seam logged a call of that name since its plan was last
- * cleared. */
-static int seam_logged(const char *call)
-{
-	char *text = NULL, token[32];
-	size_t len = 0;
-	FILE *log = open_memstream(&text, &len);
-	int found;
-
-	assert_non_null(log);
-	ipc_fault_log_print(log);
-	fclose(log);
-	snprintf(token, sizeof token, " %s ", call);
-	found = strstr(text, token) != NULL;
-	free(text);
-	return found;
-}
-
-/* In a child: no group of root's left, then another group and user. */
-static int become_other_user(void)
-{
-	return setgroups(0, NULL) == 0 && setgid(OTHER_UID) == 0 &&
-			       setuid(OTHER_UID) == 0 && geteuid() == OTHER_UID
-		       ? 0
-		       : -1;
 }
 
 /* ---- the three selector rules -------------------------------------------- */
@@ -424,11 +338,10 @@ static void sysv_except_takes_first_of_other_types(void **state)
 static void sysv_short_buffer_is_e2big_and_message_stays(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t msg[100], buf[100];
+	uint8_t buf[100];
 	long type = 0;
 
-	mech_fill(msg, sizeof msg, 5);
-	assert_int_equal(ipc_sysv_msg_send(f->q, 7, msg, sizeof msg, IPC_NOWAIT), 0);
+	send_filled(f->q, 7, 100, 5);
 	errno = 0;
 	assert_int_equal(ipc_sysv_msg_recv(f->q, 0, IPC_NOWAIT, &type, buf, 99), -1);
 	assert_errno(E2BIG);
@@ -446,11 +359,10 @@ static void sysv_short_buffer_is_e2big_and_message_stays(void **state)
 static void sysv_noerror_truncates_and_consumes(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t msg[100], buf[16];
+	uint8_t buf[16];
 	long type = 0;
 
-	mech_fill(msg, sizeof msg, 6);
-	assert_int_equal(ipc_sysv_msg_send(f->q, 4, msg, sizeof msg, IPC_NOWAIT), 0);
+	send_filled(f->q, 4, 100, 6);
 	memset(buf, 0xAA, sizeof buf);
 	assert_int_equal(ipc_sysv_msg_recv(f->q, 0, IPC_NOWAIT | MSG_NOERROR, &type,
 					   buf, 10), 10);
@@ -536,7 +448,7 @@ static void sysv_nowait_send_at_count_limit_is_eagain(void **state)
 struct receiver {
 	int q;
 	int restart; /* SA_RESTART on the handler */
-	struct child_report *report;
+	struct mech_report *report;
 };
 
 static volatile sig_atomic_t handled;
@@ -554,7 +466,7 @@ static int child_blocks_in_recv(void *arg)
 	uint8_t buf[16];
 	long type;
 
-	note(rc->report, 0, ipc_sysv_msg_recv(rc->q, 0, 0, &type, buf, sizeof buf));
+	mech_note(rc->report, 0, ipc_sysv_msg_recv(rc->q, 0, 0, &type, buf, sizeof buf));
 	rc->report->r[1] = handled;
 	__atomic_store_n(&rc->report->done, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -582,7 +494,7 @@ static void sysv_remove_wakes_blocked_receiver_with_eidrm(void **state)
 	wait_in_msgrcv(pid);
 	remove_tracked(f->q);
 	mech_reap(pid, 30);
-	assert_step_failed(f->report, 0, EIDRM);
+	mech_assert_step_failed(f->report, 0, EIDRM);
 }
 
 /*
@@ -608,7 +520,7 @@ static void interrupt_blocked_receiver(struct fixture *f, int restart)
 		fail_msg("msgrcv went on after the handler (SA_RESTART %d): "
 			 "it took the message sent to free it (%ld)", restart,
 			 f->report->r[0]);
-	assert_step_failed(f->report, 0, EINTR);
+	mech_assert_step_failed(f->report, 0, EINTR);
 	assert_int_equal(f->report->r[1], 1); /* the handler ran once */
 	assert_counts(f->q, 0, 0);
 	assert_int_equal(stat_of(f->q).lrpid, 0);
@@ -634,9 +546,9 @@ static int child_receives_then_sends(void *arg)
 	uint8_t buf[64] = {0};
 	long type;
 
-	note(rc->report, 0, ipc_sysv_msg_recv(rc->q, 0, IPC_NOWAIT, &type, buf,
+	mech_note(rc->report, 0, ipc_sysv_msg_recv(rc->q, 0, IPC_NOWAIT, &type, buf,
 					      sizeof buf));
-	note(rc->report, 1, ipc_sysv_msg_send(rc->q, 2, buf, 5, IPC_NOWAIT));
+	mech_note(rc->report, 1, ipc_sysv_msg_send(rc->q, 2, buf, 5, IPC_NOWAIT));
 	rc->report->r[2] = getpid();
 	return 0;
 }
@@ -746,21 +658,18 @@ static void sysv_key_from_file_checks_proj_id_and_path(void **state)
 {
 	static const int bad[] = {0, 256, -1, 257, INT_MAX};
 	char path[PATH_MAX], absent[PATH_MAX];
-	int fd;
 
 	(void)state;
 	snprintf(path, sizeof path, "%s/keyfile", mech_tmpdir());
 	snprintf(absent, sizeof absent, "%s/absent", mech_tmpdir());
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	mech_make_file(path, "");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ipc_fault_plan_clear();
 		errno = 0;
 		if (ipc_sysv_key_from_file(path, bad[i]) != -1 || errno != EINVAL)
 			fail_msg("proj_id %d: not refused with EINVAL (errno %s)",
-				 bad[i], errno_name(errno));
-		if (seam_logged("ftok"))
+				 bad[i], mech_errno_name(errno));
+		if (mech_seam_logged("ftok"))
 			fail_msg("proj_id %d: ftok was called", bad[i]);
 	}
 	assert_int_equal(ipc_sysv_key_from_file(path, 1), ftok(path, 1));
@@ -801,7 +710,7 @@ static void sysv_queues_are_0600(void **state)
 struct other_user {
 	key_t key;
 	int id;
-	struct child_report *report;
+	struct mech_report *report;
 };
 
 /* As another user: steps 0 msgget(key, 0), 1 ipc_sysv_msg_open, 2 send,
@@ -812,17 +721,17 @@ static int child_as_other_user(void *arg)
 	struct msqid_ds ds;
 	uint8_t buf[16];
 
-	if (become_other_user() != 0) {
+	if (mech_become_other_user() != 0) {
 		o->report->skipped = 1;
 		return 0;
 	}
-	note(o->report, 0, msgget(o->key, 0));
-	note(o->report, 1, ipc_sysv_msg_open(o->key));
-	note(o->report, 2, ipc_sysv_msg_send(o->id, 1, "x", 1, IPC_NOWAIT));
-	note(o->report, 3, ipc_sysv_msg_recv(o->id, 0, IPC_NOWAIT, NULL, buf,
+	mech_note(o->report, 0, msgget(o->key, 0));
+	mech_note(o->report, 1, ipc_sysv_msg_open(o->key));
+	mech_note(o->report, 2, ipc_sysv_msg_send(o->id, 1, "x", 1, IPC_NOWAIT));
+	mech_note(o->report, 3, ipc_sysv_msg_recv(o->id, 0, IPC_NOWAIT, NULL, buf,
 					     sizeof buf));
-	note(o->report, 4, msgctl(o->id, IPC_STAT, &ds));
-	note(o->report, 5, msgctl(o->id, IPC_RMID, NULL));
+	mech_note(o->report, 4, msgctl(o->id, IPC_STAT, &ds));
+	mech_note(o->report, 5, msgctl(o->id, IPC_RMID, NULL));
 	return 0;
 }
 
@@ -843,11 +752,11 @@ static void sysv_other_user_is_refused_by_0600(void **state)
 	if (f->report->skipped)
 		skip(); /* not root: no other user to become */
 	assert_int_equal(f->report->r[0], o.id);
-	assert_step_failed(f->report, 1, EACCES);
-	assert_step_failed(f->report, 2, EACCES);
-	assert_step_failed(f->report, 3, EACCES);
-	assert_step_failed(f->report, 4, EACCES);
-	assert_step_failed(f->report, 5, EPERM);
+	mech_assert_step_failed(f->report, 1, EACCES);
+	mech_assert_step_failed(f->report, 2, EACCES);
+	mech_assert_step_failed(f->report, 3, EACCES);
+	mech_assert_step_failed(f->report, 4, EACCES);
+	mech_assert_step_failed(f->report, 5, EPERM);
 	assert_counts(o.id, 1, 1);
 	expect_next(o.id, 0, 0, 1, 7);
 }
@@ -897,8 +806,8 @@ static void sysv_send_over_msgmax_is_einval_before_allocation(void **state)
 		if (ipc_sysv_msg_send(f->q, 1, buf, lens[i], IPC_NOWAIT) != -1 ||
 		    errno != EINVAL)
 			fail_msg("send of %zu bytes: errno %s, wanted EINVAL", lens[i],
-				 errno_name(errno));
-		if (seam_logged("msgsnd"))
+				 mech_errno_name(errno));
+		if (mech_seam_logged("msgsnd"))
 			fail_msg("send of %zu bytes: msgsnd was called", lens[i]);
 	}
 	errno = 0;
@@ -911,7 +820,7 @@ static void sysv_send_over_msgmax_is_einval_before_allocation(void **state)
 	if (lim.msgmnb >= lim.msgmax) {
 		ipc_fault_plan_clear();
 		assert_int_equal(ipc_sysv_msg_send(f->q, 3, buf, lim.msgmax, IPC_NOWAIT), 0);
-		assert_true(seam_logged("msgsnd")); /* the log does show it */
+		assert_true(mech_seam_logged("msgsnd")); /* the log does show it */
 		memset(buf, 0, lim.msgmax);
 		assert_int_equal(ipc_sysv_msg_recv(f->q, 0, IPC_NOWAIT, &type, buf,
 						   lim.msgmax), (ssize_t)lim.msgmax);
@@ -951,8 +860,7 @@ static void sysv_recv_capacity_is_bounded_by_msgmax(void **state)
  * "<pid> <uid> <id>" from its creation to its removal. */
 static void sysv_registry_notes_queue_until_removed(void **state)
 {
-	char path[PATH_MAX], want[64], text[64] = {0};
-	FILE *e;
+	char path[PATH_MAX], want[64];
 	int id;
 
 	(void)state;
@@ -960,15 +868,10 @@ static void sysv_registry_notes_queue_until_removed(void **state)
 	id = track(ipc_sysv_msg_create(IPC_PRIVATE));
 	snprintf(path, sizeof path, "%s/sysv-msg@%d", mech_tmpdir(), id);
 	snprintf(want, sizeof want, "%ld %ld %d\n", (long)getpid(), (long)geteuid(), id);
-	e = fopen(path, "r");
-	if (e == NULL)
-		fail_msg("no registry entry %s: %s", path, strerror(errno));
-	assert_true(fread(text, 1, sizeof text - 1, e) > 0);
-	fclose(e);
-	assert_string_equal(text, want);
+	mech_assert_file_holds(path, want);
 	remove_tracked(id);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
-	restore_registry();
+	mech_registry_restore();
 }
 
 #define SYSV_TEST(fn) cmocka_unit_test_setup_teardown(fn, sysv_setup, sysv_teardown)
@@ -999,11 +902,6 @@ int main(void)
 		SYSV_TEST(sysv_recv_capacity_is_bounded_by_msgmax),
 		SYSV_TEST(sysv_registry_notes_queue_until_removed),
 	};
-	const char *outer = getenv("IPCH_REGISTRY");
-	int failed;
 
-	registry_outer = outer != NULL ? strdup(outer) : NULL;
-	failed = cmocka_run_group_tests(tests, NULL, NULL);
-	free(registry_outer);
-	return failed;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,13 +9,11 @@
 #include "mech_support.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -268,9 +266,7 @@ static void socket_files_removed(const char *kind)
 	int dgram = strcmp(kind, "unix-dgram") == 0;
 	struct ipc_channel *c, *s, *a, *b;
 	struct ipc_listener *l;
-	char address[PATH_MAX], dir[PATH_MAX];
-	const char *path;
-	struct stat st;
+	char address[PATH_MAX];
 
 	make_pair(kind, &a, &b);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
@@ -279,14 +275,7 @@ static void socket_files_removed(const char *kind)
 
 	address_of(address, sizeof address, kind, "");
 	assert_status(ipc_listen(address, NULL, &l), IPC_OK);
-	path = ipc_listener_address(l) + strlen(kind) + 1;
-	assert_memory_equal(path, mech_tmpdir(), strlen(mech_tmpdir()));
-	assert_int_equal(lstat(path, &st), 0);
-	assert_true(S_ISSOCK(st.st_mode));
-	snprintf(dir, sizeof dir, "%s", path);
-	*strrchr(dir, '/') = '\0';
-	assert_int_equal(lstat(dir, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);
+	mech_assert_private_socket(ipc_listener_address(l) + strlen(kind) + 1);
 
 	assert_status(ipc_connect(ipc_listener_address(l), NULL, &c, WAIT_MS), IPC_OK);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), dgram ? 2 : 1);
@@ -350,24 +339,11 @@ static void test_abstract_names(void **state)
 static void never_takes_over_a_path(const char *kind)
 {
 	struct ipc_listener *l, *again;
-	char path[PATH_MAX], address[PATH_MAX + 32], text[8] = {0};
-	int fd;
+	char path[PATH_MAX], address[PATH_MAX + 32];
 
 	snprintf(path, sizeof path, "%s/taken", mech_tmpdir());
 	address_of(address, sizeof address, kind, path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "mine", 4), 4);
-	close(fd);
-	errno = 0;
-	assert_status(ipc_listen(address, NULL, &l), IPC_SYSTEM);
-	assert_int_equal(errno, EADDRINUSE);
-	assert_null(l);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_int_equal(read(fd, text, sizeof text), 4);
-	assert_string_equal(text, "mine");
-	close(fd);
-	unlink(path);
+	mech_assert_listen_keeps_file(address, path);
 
 	assert_status(ipc_listen(address, NULL, &l), IPC_OK);
 	assert_status(ipc_listen(address, NULL, &again), IPC_SYSTEM);
@@ -377,13 +353,7 @@ static void never_takes_over_a_path(const char *kind)
 	assert_int_equal(access(path, F_OK), -1);
 
 	assert_status(ipc_listen(address, NULL, &l), IPC_OK);
-	assert_int_equal(unlink(path), 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	close(fd);
-	ipc_listener_close(l);
-	assert_int_equal(access(path, F_OK), 0);
-	unlink(path);
+	mech_close_after_file_replaced(l, path);
 }
 
 static void test_never_takes_over_a_path(void **state)

@@ -194,20 +194,10 @@ static void accept_and_exchange(struct ipc_listener *l, const char *address)
 static void test_listener_private_file_removed(void **state)
 {
 	struct ipc_listener *l;
-	const char *path;
-	char dir[PATH_MAX];
-	struct stat st;
 
 	(void)state;
 	assert_status(ipc_listen("unix:", NULL, &l), IPC_OK);
-	path = ipc_listener_address(l) + strlen("unix:");
-	assert_memory_equal(path, mech_tmpdir(), strlen(mech_tmpdir()));
-	assert_int_equal(lstat(path, &st), 0);
-	assert_true(S_ISSOCK(st.st_mode));
-	snprintf(dir, sizeof dir, "%s", path);
-	*strrchr(dir, '/') = '\0';
-	assert_int_equal(lstat(dir, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);
+	mech_assert_private_socket(ipc_listener_address(l) + strlen("unix:"));
 	accept_and_exchange(l, ipc_listener_address(l));
 	ipc_listener_close(l);
 	assert_int_equal(mech_dir_entries(mech_tmpdir()), 0);
@@ -257,25 +247,12 @@ static void test_listener_abstract(void **state)
 static void test_listen_on_existing_path_fails(void **state)
 {
 	struct ipc_listener *l, *again;
-	char path[PATH_MAX], address[PATH_MAX + 8], text[8] = {0};
-	int fd;
+	char path[PATH_MAX], address[PATH_MAX + 8];
 
 	(void)state;
 	snprintf(path, sizeof path, "%s/taken", mech_tmpdir());
 	snprintf(address, sizeof address, "unix:%s", path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "mine", 4), 4);
-	close(fd);
-	errno = 0;
-	assert_status(ipc_listen(address, NULL, &l), IPC_SYSTEM);
-	assert_int_equal(errno, EADDRINUSE);
-	assert_null(l);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_int_equal(read(fd, text, sizeof text), 4);
-	assert_string_equal(text, "mine");
-	close(fd);
-	unlink(path);
+	mech_assert_listen_keeps_file(address, path);
 
 	/* A live listener's path. */
 	assert_status(ipc_listen(address, NULL, &l), IPC_OK);
@@ -283,14 +260,7 @@ static void test_listen_on_existing_path_fails(void **state)
 	assert_int_equal(errno, EADDRINUSE);
 	accept_and_exchange(l, address);
 
-	/* Someone replaced the socket file: closing leaves theirs. */
-	assert_int_equal(unlink(path), 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	close(fd);
-	ipc_listener_close(l);
-	assert_int_equal(access(path, F_OK), 0);
-	unlink(path);
+	mech_close_after_file_replaced(l, path);
 }
 
 static void test_listen_on_taken_abstract_name_fails(void **state)
@@ -312,7 +282,6 @@ static void test_connect_to_nothing_is_refused(void **state)
 	struct ipc_listener *l;
 	struct ipc_channel *c;
 	char address[PATH_MAX + 8];
-	int fd;
 
 	(void)state;
 	snprintf(address, sizeof address, "unix:%s/none", mech_tmpdir());
@@ -326,9 +295,7 @@ static void test_connect_to_nothing_is_refused(void **state)
 
 	/* A file that is not a socket, and a listener that has gone. */
 	snprintf(address, sizeof address, "unix:%s/plain", mech_tmpdir());
-	fd = open(address + 5, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	mech_make_file(address + 5, "");
 	assert_status(ipc_connect(address, NULL, &c, WAIT_MS), IPC_REFUSED);
 	unlink(address + 5);
 	assert_status(ipc_listen("unix:@", NULL, &l), IPC_OK);
