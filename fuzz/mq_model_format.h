@@ -1,7 +1,8 @@
 /*
  * The input format of the message queue model targets, shared by
  * fuzz/mq_sysv_model.c and fuzz/mq_posix_model.c (whose top comments
- * describe it) and by the seed generator (fuzz/seeds.c).
+ * describe it) and by the seed generator (fuzz/seeds.c); and, at the end,
+ * what the two targets do alike when they run an input.
  *
  * An input is a short header, then operations until it ends; each starts
  * with an opcode byte whose low 2 bits say what it is and whose higher bits
@@ -10,9 +11,13 @@
 #ifndef IPCH_MQ_MODEL_FORMAT_H
 #define IPCH_MQ_MODEL_FORMAT_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MQF_OP_MASK 0x03u
 #define MQF_SEND 0u
@@ -102,5 +107,65 @@ static inline uint8_t mqf_text_byte(size_t k)
 {
 	return (uint8_t)(7u * k + (k >> 8));
 }
+
+/* ---- running an input ---------------------------------------------------- */
+
+/* The sequence every text is a window on, made once. */
+static inline void mqf_text_init(uint8_t stream[MQF_TEXT_SPAN])
+{
+	for (size_t k = 0; k < MQF_TEXT_SPAN; k++)
+		stream[k] = mqf_text_byte(k);
+}
+
+/* Exactly len bytes (1 for 0), so that a call that reads or writes past
+ * them is caught. Out of memory, the process exits (its atexit handlers
+ * remove its queue): no input is to blame. */
+static inline uint8_t *mqf_alloc_exact(size_t len)
+{
+	uint8_t *p = malloc(len > 0 ? len : 1);
+
+	if (p == NULL) {
+		fprintf(stderr, "%s: out of memory for a message: %s\n",
+			program_invocation_short_name, strerror(errno));
+		exit(1);
+	}
+	return p;
+}
+
+/* The text of a message: len bytes from pattern of the stream that
+ * mqf_text_init made, in exactly len bytes. */
+static inline uint8_t *mqf_make_text(const uint8_t *stream, size_t len,
+				     uint8_t pattern)
+{
+	uint8_t *text = mqf_alloc_exact(len);
+
+	if (len > 0)
+		memcpy(text, stream + pattern, len);
+	return text;
+}
+
+/* A call's outcome the models' way: the result, or -errno. */
+static inline long mqf_outcome(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* An outcome for a report: "12", or "-EAGAIN". */
+static inline const char *mqf_outcome_name(long r, char *buf, size_t len)
+{
+	const char *name = r < 0 ? strerrorname_np((int)-r) : NULL;
+
+	if (r >= 0)
+		snprintf(buf, len, "%ld", r);
+	else
+		snprintf(buf, len, "-%s", name != NULL ? name : "?");
+	return buf;
+}
+
+/* Both outcomes' names, for a report's format; the caller declares
+ * char got_name[32], want_name[32]. */
+#define MQF_OUTCOMES(got, want)                                               \
+	mqf_outcome_name(got, got_name, sizeof got_name),                     \
+		mqf_outcome_name(want, want_name, sizeof want_name)
 
 #endif

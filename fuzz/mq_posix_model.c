@@ -92,8 +92,7 @@ static void setup(void)
 		setup_failed("sysconf(_SC_MQ_PRIO_MAX) gives no usable limit");
 	prio_max = (unsigned)max;
 	atexit(close_queue);
-	for (size_t k = 0; k < sizeof text_stream; k++)
-		text_stream[k] = mqf_text_byte(k);
+	mqf_text_init(text_stream);
 	done = 1;
 }
 
@@ -198,79 +197,39 @@ static void print_context(void)
 
 /* ---- running it ---------------------------------------------------------- */
 
-/* A call's outcome the model's way: the result, or -errno. */
-static long outcome(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
-static const char *outcome_name(long r, char *buf, size_t len)
-{
-	const char *name = r < 0 ? strerrorname_np((int)-r) : NULL;
-
-	if (r >= 0)
-		snprintf(buf, len, "%ld", r);
-	else
-		snprintf(buf, len, "-%s", name != NULL ? name : "?");
-	return buf;
-}
-
-#define OUTCOMES(got, want)                                                   \
-	outcome_name(got, got_name, sizeof got_name),                         \
-		outcome_name(want, want_name, sizeof want_name)
-
 static mqd_t descriptor(const struct op *op)
 {
 	return timed(op) ? blocking : nonblocking;
 }
 
-/* Exactly len bytes (1 for 0), so that a call that reads or writes past
- * them is caught. */
-static uint8_t *alloc_exact(size_t len)
-{
-	uint8_t *p = malloc(len > 0 ? len : 1);
-
-	if (p == NULL)
-		setup_failed("out of memory for a message");
-	return p;
-}
-
-static uint8_t *make_text(size_t len, uint8_t pattern)
-{
-	uint8_t *text = alloc_exact(len);
-
-	if (len > 0)
-		memcpy(text, text_stream + pattern, len);
-	return text;
-}
-
 static void run_send(const struct op *op)
 {
-	uint8_t *text = make_text(op->size, op->pattern);
+	uint8_t *text = mqf_make_text(text_stream, op->size, op->pattern);
 	long want = posix_mq_model_send(&model, text, op->size, op->prio,
 					!timed(op));
-	long got = outcome(ipc_mq_send(descriptor(op), text, op->size, op->prio,
-				       0));
+	long got = mqf_outcome(ipc_mq_send(descriptor(op), text, op->size,
+					   op->prio, 0));
 	char got_name[32], want_name[32];
 
 	free(text);
 	MQ_CHECK(got == want, "send of priority %u, %zu bytes: the kernel says"
-		 " %s, the model %s", op->prio, op->size, OUTCOMES(got, want));
+		 " %s, the model %s", op->prio, op->size,
+		 MQF_OUTCOMES(got, want));
 }
 
 static void run_recv(const struct op *op)
 {
-	uint8_t *got_text = alloc_exact(op->size);
-	uint8_t *want_text = alloc_exact(op->size);
+	uint8_t *got_text = mqf_alloc_exact(op->size);
+	uint8_t *want_text = mqf_alloc_exact(op->size);
 	unsigned got_prio = 0, want_prio = 0;
 	long want = posix_mq_model_receive(&model, want_text, op->size,
 					   &want_prio, !timed(op));
-	long got = outcome(ipc_mq_receive(descriptor(op), got_text, op->size,
-					  &got_prio, 0));
+	long got = mqf_outcome(ipc_mq_receive(descriptor(op), got_text,
+					      op->size, &got_prio, 0));
 	char got_name[32], want_name[32];
 
 	MQ_CHECK(got == want, "receive with a buffer of %zu: the kernel says %s,"
-		 " the model %s", op->size, OUTCOMES(got, want));
+		 " the model %s", op->size, MQF_OUTCOMES(got, want));
 	if (got >= 0) {
 		MQ_CHECK(got_prio == want_prio, "receive: the kernel's message"
 			 " has priority %u, the model's %u", got_prio, want_prio);

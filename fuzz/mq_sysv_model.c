@@ -87,8 +87,7 @@ static void setup(void)
 		setup_failed("cannot make a System V queue");
 	atexit(remove_queue);
 	sysv_mq_model_init(&model, lim.msgmax, lim.msgmnb);
-	for (size_t k = 0; k < sizeof text_stream; k++)
-		text_stream[k] = mqf_text_byte(k);
+	mqf_text_init(text_stream);
 }
 
 /* ---- reading the input --------------------------------------------------- */
@@ -173,76 +172,37 @@ static void print_context(void)
 
 /* ---- running it ---------------------------------------------------------- */
 
-/* A call's outcome the model's way: the result, or -errno. */
-static long outcome(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
-static const char *outcome_name(long r, char *buf, size_t len)
-{
-	const char *name = r < 0 ? strerrorname_np((int)-r) : NULL;
-
-	if (r >= 0)
-		snprintf(buf, len, "%ld", r);
-	else
-		snprintf(buf, len, "-%s", name != NULL ? name : "?");
-	return buf;
-}
-
-#define OUTCOMES(got, want)                                                   \
-	outcome_name(got, got_name, sizeof got_name),                         \
-		outcome_name(want, want_name, sizeof want_name)
-
-/* Exactly len bytes (1 for 0), so that a call that reads or writes past
- * them is caught. */
-static uint8_t *alloc_exact(size_t len)
-{
-	uint8_t *p = malloc(len > 0 ? len : 1);
-
-	if (p == NULL)
-		setup_failed("out of memory for a message");
-	return p;
-}
-
-static uint8_t *make_text(size_t len, uint8_t pattern)
-{
-	uint8_t *text = alloc_exact(len);
-
-	if (len > 0)
-		memcpy(text, text_stream + pattern, len);
-	return text;
-}
-
 static void run_send(const struct op *op)
 {
-	uint8_t *text = make_text(op->size, op->pattern);
+	uint8_t *text = mqf_make_text(text_stream, op->size, op->pattern);
 	long want = sysv_mq_model_send(&model, op->type, text, op->size,
 				       IPC_NOWAIT);
-	long got = outcome(ipc_sysv_msg_send(queue, op->type, text, op->size,
-					     IPC_NOWAIT));
+	long got = mqf_outcome(ipc_sysv_msg_send(queue, op->type, text,
+						 op->size, IPC_NOWAIT));
 	char got_name[32], want_name[32];
 
 	free(text);
 	MQ_CHECK(got == want, "send of type %ld, %zu bytes: the kernel says %s,"
-		 " the model %s", op->type, op->size, OUTCOMES(got, want));
+		 " the model %s", op->type, op->size,
+		 MQF_OUTCOMES(got, want));
 }
 
 static void run_recv(const struct op *op)
 {
 	int flags = recv_flags(op);
-	uint8_t *got_text = alloc_exact(op->size);
-	uint8_t *want_text = alloc_exact(op->size);
+	uint8_t *got_text = mqf_alloc_exact(op->size);
+	uint8_t *want_text = mqf_alloc_exact(op->size);
 	long got_type = 0, want_type = 0;
 	long want = sysv_mq_model_recv(&model, op->type, flags, &want_type,
 				       want_text, op->size);
-	long got = outcome(ipc_sysv_msg_recv(queue, op->type, flags, &got_type,
-					     got_text, op->size));
+	long got = mqf_outcome(ipc_sysv_msg_recv(queue, op->type, flags,
+						 &got_type, got_text,
+						 op->size));
 	char got_name[32], want_name[32];
 
 	MQ_CHECK(got == want, "receive with selector %ld, buffer %zu, flags"
 		 " 0x%x: the kernel says %s, the model %s", op->type, op->size,
-		 flags, OUTCOMES(got, want));
+		 flags, MQF_OUTCOMES(got, want));
 	if (got >= 0) {
 		MQ_CHECK(got_type == want_type, "receive with selector %ld: the"
 			 " kernel's message has type %ld, the model's %ld",
