@@ -10,7 +10,7 @@
 
 #include "channel_impl.h"
 #include "msan.h"
-#include "registry.h"
+#include "ipc/registry.h"
 #include "sys.h"
 
 int ipc_mq_limits(struct ipc_mq_limits *out)

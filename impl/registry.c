@@ -1,5 +1,5 @@
 /* The object registry: see registry.h. */
-#include "registry.h"
+#include "ipc/registry.h"
 
 #include <errno.h>
 #include <fcntl.h>

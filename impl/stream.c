@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry.h"
+#include "ipc/registry.h"
 #include "sys.h"
 
 /* ---- small shared pieces -------------------------------------------------- */

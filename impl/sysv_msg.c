@@ -11,7 +11,7 @@
 
 #include "channel_impl.h"
 #include "msan.h"
-#include "registry.h"
+#include "ipc/registry.h"
 #include "sys.h"
 
 /* Messages up to this size are built on the stack. */

@@ -35,9 +35,10 @@ NAME_MAX = 255
 
 # impl/stream.c ipc_private_dir: mkdtemp's "ipc-XXXXXX".
 PRIVATE_DIR_NAME = re.compile(r"^ipc-[A-Za-z0-9]{6}$")
-# A test's scratch directory (harness/cli: tempfile's "ipch-NAME-test-" and
-# 8 characters), which holds files as well as sockets and FIFOs.
-SCRATCH_DIR_NAME = re.compile(r"^ipch-[a-z-]+-test-[A-Za-z0-9_]{8}$")
+# A harness's scratch directory, which holds files as well as sockets and
+# FIFOs: mkdtemp's "ipch-NAME-XXXXXX" (the C suites) or tempfile's
+# "ipch-NAME-test-" and 8 characters (harness/cli).
+SCRATCH_DIR_NAME = re.compile(r"^ipch-[a-z-]+-[A-Za-z0-9_]{6,8}$")
 
 # An unregistered queue whose last user is gone may still belong to a run
 # going on now (its creator between two messages, or not yet at its first):

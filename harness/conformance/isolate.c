@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc/registry.h"
+
 /* The signals whose handlers the case process gets back as they were before
  * cmocka (or a sanitizer's, as installed at start) so a crash stays a crash. */
 static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGABRT};
@@ -281,6 +283,7 @@ void conf_run_isolated(void **state)
 		fail_msg("%s: cannot make a private TMPDIR under %s: %s (set TMPDIR "
 			 "to a writable directory)", run->name, start.tmp_base,
 			 strerror(errno));
+	ipc_registry_note("scratch", tmpdir); /* swept if the suite is killed */
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -291,6 +294,7 @@ void conf_run_isolated(void **state)
 	hung = await_case(pid, &status);
 	list_dir(tmpdir, left, sizeof left);
 	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ipc_registry_forget("scratch", tmpdir);
 
 	if (hung)
 		fail_msg("%s: no result within %d s: the case hung, and was killed "

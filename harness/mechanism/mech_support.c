@@ -1,6 +1,7 @@
 #include "mech_support.h"
 
 #include "ipc/fault.h"
+#include "ipc/registry.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -139,6 +140,8 @@ int mech_setup(void **state)
 			tmpdir, strerror(errno));
 		return -1;
 	}
+	/* If the suite is killed, the sweep after ctest removes it. */
+	ipc_registry_note("scratch", tmpdir);
 	fds_before = mech_open_fds();
 	return 0;
 }
@@ -163,6 +166,8 @@ int mech_teardown(void **state)
 	if (nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "teardown: cannot remove %s: %s\n", tmpdir,
 			strerror(errno));
+	mech_registry_restore(); /* a test may have pointed it elsewhere */
+	ipc_registry_forget("scratch", tmpdir);
 	if (outer_tmpdir[0] != '\0')
 		setenv("TMPDIR", outer_tmpdir, 1);
 	else
