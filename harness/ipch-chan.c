@@ -581,6 +581,9 @@ static const char *status_hint(const struct options *o, enum ipc_status st,
 	case EPERM:
 		return "permission denied: check the path's directories and mode";
 	case ENOENT:
+		if (scheme_is(o, "sysv-msg"))
+			return "the file of an ftok: key does not exist: ftok makes the "
+			       "key from an existing file's inode; give one";
 		return "a directory on the path does not exist: create it first";
 	case ECONNREFUSED:
 		snprintf(buf, len, "nothing listens there: start 'ipch %s %s --listen' "
@@ -639,10 +642,14 @@ static void address_failed(const struct options *o, const char *what,
 
 /* ---- getting a channel end ----------------------------------------------- */
 
+/* The address a listener reported: "sysv-msg:new" became a key, a port 0
+ * a port. Later messages name it, not what was asked for. */
+static char listened_on[PATH_MAX + 16];
+
 static struct ipc_channel *accept_peer(const struct options *o,
 				       const struct ipc_opts *opts)
 {
-	char where[PATH_MAX + 16];
+	char *where = listened_on;
 	struct ipc_listener *l;
 	struct ipc_channel *ch;
 	enum ipc_status st;
@@ -655,7 +662,7 @@ static struct ipc_channel *accept_peer(const struct options *o,
 		address_failed(o, "cannot listen on", st, errno);
 	remember_created(o, l);
 	hold_ending_signals(0);
-	snprintf(where, sizeof where, "%s", ipc_listener_address(l));
+	snprintf(listened_on, sizeof listened_on, "%s", ipc_listener_address(l));
 	fprintf(stderr, "listening on %s\n", where);
 	fflush(stderr);
 	st = ipc_accept(l, &ch, o->timeout_ms);
@@ -866,6 +873,8 @@ static int send_main(struct options *o)
 	}
 	check_files(o);
 	ch = open_channel(o);
+	if (listened_on[0] != '\0')
+		o->address = listened_on;
 	for (int i = 0; i < o->nfiles && rc == 0; i++) {
 		enum ipc_status st;
 
@@ -958,7 +967,7 @@ static int recv_stopped(const struct options *o, struct ipc_channel *ch,
 					 : ipc_status_name(st));
 }
 
-static int recv_main(const struct options *o)
+static int recv_main(struct options *o)
 {
 	struct ipc_channel *ch;
 	uint64_t got = 0;
@@ -966,6 +975,8 @@ static int recv_main(const struct options *o)
 
 	prepare_save_dir(o);
 	ch = open_channel(o);
+	if (listened_on[0] != '\0')
+		o->address = listened_on;
 	while (rc == 0 && (o->count == 0 || got < o->count)) {
 		struct ipc_msg msg;
 		enum ipc_status st = ipc_recv(ch, &msg, o->timeout_ms);
