@@ -36,6 +36,8 @@ enum call {
 	C_SOCKETPAIR, C_MSGGET, C_MSGSND, C_MSGRCV, C_MSGCTL, C_FTOK, C_MQ_OPEN,
 	C_MQ_CLOSE, C_MQ_UNLINK, C_MQ_TIMEDSEND, C_MQ_TIMEDRECEIVE, C_MQ_GETATTR,
 	C_MQ_SETATTR, C_MQ_NOTIFY, C_PREAD, C_PPOLL,
+	C_SIGACTION, C_SIGSUSPEND, C_SIGQUEUE, C_ALARM, C_TIMER_CREATE,
+	C_TIMER_SETTIME, C_TIMER_DELETE, C_SIGNALFD, C_PIDFD_OPEN,
 };
 
 static const struct call_info calls[] = {
@@ -100,6 +102,21 @@ static const struct call_info calls[] = {
 	 * short sleeps of a wait without descriptor. Like the cleanup calls,
 	 * it gets no errno. */
 	[C_PPOLL] = {"ppoll", 0, {0}},
+	/* The signal calls (signals.c). Installing and restoring an action,
+	 * arming and deleting a timer and alarm cannot fail but for a bad
+	 * argument: no errno. sigsuspend always ends in EINTR; a faulted one
+	 * is a wakeup without a signal, which its caller must take as such.
+	 * sigqueue's EAGAIN is RLIMIT_SIGPENDING reached; pidfd_open's ENOSYS
+	 * an older kernel, which sends the caller to its SIGCHLD path. */
+	[C_SIGACTION] = {"sigaction", 0, {0}},
+	[C_SIGSUSPEND] = {"sigsuspend", 0, {EINTR}},
+	[C_SIGQUEUE] = {"sigqueue", 0, {EAGAIN}},
+	[C_ALARM] = {"alarm", 0, {0}},
+	[C_TIMER_CREATE] = {"timer_create", 0, {EAGAIN}},
+	[C_TIMER_SETTIME] = {"timer_settime", 0, {0}},
+	[C_TIMER_DELETE] = {"timer_delete", 0, {0}},
+	[C_SIGNALFD] = {"signalfd", 0, {EMFILE, ENOMEM}},
+	[C_PIDFD_OPEN] = {"pidfd_open", 0, {ENOSYS, EMFILE}},
 };
 
 struct decision {
@@ -129,6 +146,7 @@ static struct {
 	uint64_t eagain_candidates;
 	int signals[MAX_SIGNALS];
 	size_t nsignals;
+	enum ipc_fault_sender sender;
 	uint64_t calls;
 	uint64_t injected;
 	int hard_errno;
@@ -197,6 +215,11 @@ void ipc_fault_set_signals(const int *signals, size_t count)
 	plan.nsignals = count;
 }
 
+void ipc_fault_set_sender(enum ipc_fault_sender sender)
+{
+	plan.sender = sender;
+}
+
 static size_t fitting_errnos(enum call c)
 {
 	size_t n = 0;
@@ -239,6 +262,8 @@ static struct decision from_byte(enum call c, size_t size, uint8_t b)
 		d = (struct decision){IPC_FAULT_ERRNO, calls[c].errnos[(b & 0x1Fu) % n]};
 	} else if (b >= 0xE0 && plan.nsignals > 0) {
 		d = (struct decision){IPC_FAULT_SIGNAL, plan.signals[(b & 0x1Fu) % plan.nsignals]};
+		if (plan.sender == IPC_SENDER_THREAD)
+			d.kind = IPC_FAULT_SIGNAL_THREAD;
 	}
 	return d;
 }
@@ -332,6 +357,7 @@ static void describe(const struct decision *d, char *buf, size_t len)
 	case IPC_FAULT_SHORT: snprintf(buf, len, "short %ld", d->value); break;
 	case IPC_FAULT_ERRNO: snprintf(buf, len, "fail %s", strerrorname_np((int)d->value)); break;
 	case IPC_FAULT_SIGNAL: snprintf(buf, len, "signal %ld", d->value); break;
+	case IPC_FAULT_SIGNAL_THREAD: snprintf(buf, len, "thread sig %ld", d->value); break;
 	}
 }
 
@@ -354,7 +380,46 @@ void ipc_fault_log_print(FILE *out)
 
 /* ---- the calls ----------------------------------------------------------- */
 
-/* Every wrapper: decide; a failure returns at once; a signal is raised
+struct thread_signal {
+	pthread_t target;
+	int sig;
+};
+
+static void *send_signal(void *arg)
+{
+	const struct thread_signal *ts = arg;
+
+	pthread_kill(ts->target, ts->sig);
+	return NULL;
+}
+
+/*
+ * IPC_SENDER_THREAD (fault.h): a thread that blocks every signal (so the
+ * kernel cannot hand the signal to it instead) sends sig to this thread.
+ * Once it has ended the signal is pending here; the return of the next
+ * system call (sigpending) runs the handler, unless sig is blocked. If no
+ * thread can be started the signal is raised, so it still lands here.
+ */
+static void signal_from_thread(int sig)
+{
+	struct thread_signal ts = { pthread_self(), sig };
+	sigset_t all, old, pending;
+	pthread_t t;
+	int started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	started = pthread_create(&t, NULL, send_signal, &ts) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started) {
+		raise(sig);
+		return;
+	}
+	pthread_join(t, NULL);
+	sigpending(&pending);
+}
+
+/* Every wrapper: decide; a failure returns at once; a signal is sent
  * before the call; the call runs (maybe shortened); the outcome is logged. */
 static struct decision begin(enum call c, size_t size)
 {
@@ -362,6 +427,8 @@ static struct decision begin(enum call c, size_t size)
 
 	if (d.kind == IPC_FAULT_SIGNAL)
 		raise((int)d.value);
+	else if (d.kind == IPC_FAULT_SIGNAL_THREAD)
+		signal_from_thread((int)d.value);
 	return d;
 }
 
@@ -718,3 +785,47 @@ int sys_mq_setattr(mqd_t q, const struct mq_attr *attr, struct mq_attr *old)
 }
 
 int sys_mq_notify(mqd_t q, const struct sigevent *sev) { PLAIN_CALL(C_MQ_NOTIFY, q, mq_notify(q, sev)); }
+
+/* ---- signals ------------------------------------------------------------ */
+
+int sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	PLAIN_CALL(C_SIGACTION, -1, sigaction(sig, act, old));
+}
+
+int sys_sigsuspend(const sigset_t *mask) { PLAIN_CALL(C_SIGSUSPEND, -1, sigsuspend(mask)); }
+
+int sys_sigqueue(pid_t pid, int sig, const union sigval value)
+{
+	PLAIN_CALL(C_SIGQUEUE, -1, sigqueue(pid, sig, value));
+}
+
+/* alarm cannot fail and returns seconds, not -1 on error. */
+unsigned sys_alarm(unsigned seconds)
+{
+	struct decision d = begin(C_ALARM, 0);
+	unsigned left = alarm(seconds);
+
+	finish(C_ALARM, -1, 0, d, (long)left);
+	return left;
+}
+
+int sys_timer_create(clockid_t clock, struct sigevent *sev, timer_t *t)
+{
+	PLAIN_CALL(C_TIMER_CREATE, -1, timer_create(clock, sev, t));
+}
+
+int sys_timer_settime(timer_t t, int flags, const struct itimerspec *value,
+		      struct itimerspec *old)
+{
+	PLAIN_CALL(C_TIMER_SETTIME, -1, timer_settime(t, flags, value, old));
+}
+
+int sys_timer_delete(timer_t t) { PLAIN_CALL(C_TIMER_DELETE, -1, timer_delete(t)); }
+
+int sys_signalfd(int fd, const sigset_t *mask, int flags)
+{
+	PLAIN_CALL(C_SIGNALFD, fd, signalfd(fd, mask, flags));
+}
+
+int sys_pidfd_open(pid_t pid, unsigned flags) { PLAIN_CALL(C_PIDFD_OPEN, -1, pidfd_open(pid, flags)); }

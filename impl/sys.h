@@ -15,11 +15,14 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/msg.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IPC_SYS_CALLS(X)                                                     \
@@ -98,7 +101,25 @@
 	X(int, mq_setattr, (mqd_t q, const struct mq_attr *attr,                   \
 			    struct mq_attr *old),                                  \
 	  (q, attr, old))                                                          \
-	X(int, mq_notify, (mqd_t q, const struct sigevent *sev), (q, sev))
+	X(int, mq_notify, (mqd_t q, const struct sigevent *sev), (q, sev))         \
+	X(int, sigaction, (int sig, const struct sigaction *act,                   \
+			   struct sigaction *old),                                 \
+	  (sig, act, old))                                                         \
+	X(int, sigsuspend, (const sigset_t *mask), (mask))                         \
+	X(int, sigqueue, (pid_t pid, int sig, const union sigval value),           \
+	  (pid, sig, value))                                                       \
+	X(unsigned, alarm, (unsigned seconds), (seconds))                          \
+	X(int, timer_create, (clockid_t clock, struct sigevent *sev,               \
+			      timer_t *t),                                         \
+	  (clock, sev, t))                                                         \
+	X(int, timer_settime, (timer_t t, int flags,                               \
+			       const struct itimerspec *value,                     \
+			       struct itimerspec *old),                            \
+	  (t, flags, value, old))                                                  \
+	X(int, timer_delete, (timer_t t), (t))                                     \
+	X(int, signalfd, (int fd, const sigset_t *mask, int flags),                \
+	  (fd, mask, flags))                                                       \
+	X(int, pidfd_open, (pid_t pid, unsigned flags), (pid, flags))
 
 #ifdef IPC_SEAM
 #define IPC_SYS_DECLARE(ret, name, params, args) ret sys_##name params;

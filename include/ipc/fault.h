@@ -25,6 +25,7 @@ enum ipc_fault_kind {
 	IPC_FAULT_SHORT,  /* transfer at most `value` bytes (1 <= value < asked) */
 	IPC_FAULT_ERRNO,  /* fail with errno `value`, doing nothing */
 	IPC_FAULT_SIGNAL, /* raise signal `value`, then make the call */
+	IPC_FAULT_SIGNAL_THREAD, /* the same, sent by a second thread (below) */
 };
 
 /* Named plans, the ones the conformance suite runs every backend under. */
@@ -58,6 +59,26 @@ void ipc_fault_plan_clear(void);
 /* Signals that SIGNAL decisions may raise; the caller owns their handlers.
  * At most 8; the list is copied. */
 void ipc_fault_set_signals(const int *signals, size_t count);
+
+/*
+ * Who sends the signal of a SIGNAL decision. The bytes of a plan keep their
+ * meaning whoever sends: this only changes how the signal gets there.
+ *   IPC_SENDER_RAISE   raise() in the calling thread (the default)
+ *   IPC_SENDER_THREAD  a second thread, started for the decision with every
+ *                      signal blocked, sends it with pthread_kill to the
+ *                      calling thread; the caller waits for that thread to
+ *                      end, then makes a system call of its own (sigpending)
+ *                      whose return runs the handler, before the decided
+ *                      call. The signal lands at the same call every run.
+ *                      Such decisions are logged as IPC_FAULT_SIGNAL_THREAD.
+ * A signal blocked in the calling thread stays pending either way. The
+ * setting is the process's; plans do not change it.
+ */
+enum ipc_fault_sender {
+	IPC_SENDER_RAISE = 0,
+	IPC_SENDER_THREAD,
+};
+void ipc_fault_set_sender(enum ipc_fault_sender sender);
 
 /* ---- the log ------------------------------------------------------------ */
 
