@@ -15,6 +15,17 @@
  * fuzz/channel_<name>.c defines this and nothing else. */
 extern const char channel_fuzz_backend[];
 
+/* For drivers built on this one (fuzz/signal_driver.c, compiled with
+ * IPCH_SIGNAL_TIMING, which defines LLVMFuzzerTestOneInput itself): one
+ * input in this format, run and checked as a channel target runs it. */
+int channel_fuzz_input(const uint8_t *data, size_t size);
+/* Counts one delivered plan signal, as the driver's own handler does; a
+ * handler installed in its place must count through this, or through
+ * chf_before_signal_checks, which run() calls (if set) after both ends are
+ * closed and before the signal counts are checked. */
+void chf_count_signal(void);
+extern void (*chf_before_signal_checks)(void);
+
 /* Byte 0: options. */
 #define CHF_PLAN_FIRST 0x01u    /* the plan also covers making the pair */
 #define CHF_FRAME_SHIFT 1       /* bits 1-3: index into chf_frame_limits */

@@ -24,6 +24,7 @@
 #include "channel_driver.h"
 #include "fuzz_common.h"
 #include "mq_model_format.h"
+#include "signal_driver.h"
 
 #define SEED_MAX 4096u
 #define MAX_SEEDS 512u
@@ -49,6 +50,10 @@ static const char *const targets[] = {
 	"channel_sysv_msg", "channel_posix_mq", "channel_unix_dgram",
 	"channel_unix_seqpacket",
 	"mq_sysv_model", "mq_posix_model",
+	"signal_timing_pipe", "signal_timing_fifo", "signal_timing_unix_stream",
+	"signal_timing_tcp", "signal_timing_sysv_msg", "signal_timing_posix_mq",
+	"signal_timing_unix_dgram", "signal_timing_unix_seqpacket",
+	"sigqueue_order",
 };
 
 static _Noreturn void fail(const char *what, const char *detail)
@@ -594,6 +599,126 @@ static void channel_seeds(const char *t, uint8_t backend_bits)
 #undef CLEAN
 }
 
+/* ---- the signal targets -------------------------------------------------- */
+
+/* A schedule point: a gap in seam calls and the signal (0 or 1). */
+struct sig_point {
+	uint8_t gap;
+	uint8_t sig;
+};
+
+/* Every few calls, both signals. */
+static const struct sig_point sig_spread[] = {
+	{ 2, 0 }, { 5, 1 }, { 0, 0 }, { 7, 1 }, { 3, 0 }, { 11, 1 },
+};
+/* Back to back on the first calls, then one far out. */
+static const struct sig_point sig_burst[] = {
+	{ 0, 0 }, { 0, 1 }, { 0, 0 }, { 0, 1 }, { 0, 0 }, { 200, 1 },
+};
+
+static void sig_seed(const char *target, const char *name, uint8_t flavour,
+		     const struct sig_point *p, size_t np, uint8_t options,
+		     uint8_t backend_bits, const struct chan_msg *m, size_t n,
+		     const uint8_t *plan, size_t plan_len, size_t times)
+{
+	struct buf b, script;
+
+	b.len = 0;
+	put_u8(&b, flavour);
+	put_u8(&b, (uint8_t)np);
+	for (size_t i = 0; i < np; i++) {
+		put_u8(&b, p[i].gap);
+		put_u8(&b, p[i].sig);
+	}
+	put_script(&script, options, backend_bits, m, n);
+	put(&b, script.data, script.len);
+	put_repeated(&b, plan, plan_len, times);
+	add(target, name, &b);
+}
+
+/* The seeds of one signal_timing target: each handler flavour, under
+ * schedules alone and mixed with the channel plans' faults. */
+static void signal_timing_seeds(const char *t, uint8_t backend_bits)
+{
+	const uint8_t dflt = chan_options(65536, 0, 0);
+	const uint8_t f255 = chan_options(255, 0, 0);
+	const uint8_t batch = chan_options(4097, 0, CHF_BATCH);
+
+#define SIG(name, flavour, points, options, msgs, plan, times)                 \
+	sig_seed(t, name, flavour, points, COUNT(points), options,             \
+		 backend_bits, msgs, COUNT(msgs), plan, COUNT(plan), times)
+
+	SIG("raise-count", 0, sig_spread, dflt, chan_sizes, plan_short_8, 0);
+	SIG("raise-restart", SIGF_RESTART, sig_burst, f255, chan_fragments,
+	    plan_short_8, 0);
+	SIG("thread-count", SIGF_THREAD, sig_spread, dflt, chan_sizes,
+	    plan_short_8, 0);
+	SIG("thread-pipe-siginfo", SIGF_THREAD | SIGF_SELF_PIPE | SIGF_SIGINFO,
+	    sig_burst, batch, chan_batch, plan_short_8, 0);
+	SIG("pipe-mask-both", SIGF_SELF_PIPE | SIGF_MASK_BOTH | SIGF_RESTART,
+	    sig_spread, chan_options(4096, 0, CHF_BATCH), chan_both_ways,
+	    plan_short_8, 0);
+	SIG("siginfo-reader-gone", SIGF_SIGINFO,
+	    sig_spread, chan_options(255, 0, CHF_READER_GONE), chan_fragments,
+	    plan_short_8, 0);
+	SIG("thread-eintr", SIGF_THREAD | SIGF_SIGINFO, sig_spread, dflt,
+	    chan_sizes, plan_eintr, 48);
+	SIG("thread-mixed", SIGF_THREAD | SIGF_SELF_PIPE, sig_burst,
+	    chan_options(16, 0, CHF_BATCH), chan_both_ways, plan_mixed, 40);
+	sig_seed(t, "plan-signals-only", SIGF_THREAD, NULL, 0, f255,
+		 backend_bits, chan_fragments, COUNT(chan_fragments),
+		 plan_signals, COUNT(plan_signals), 24);
+	SIG("plan-first", SIGF_RESTART | SIGF_THREAD, sig_burst,
+	    chan_options(65536, 0, CHF_PLAN_FIRST), chan_sizes, plan_mixed, 20);
+#undef SIG
+}
+
+static void sq_put(struct buf *b, uint8_t sig, uint32_t value)
+{
+	put_u8(b, sig);
+	put_be32(b, value);
+}
+
+/* sigqueue_order: one value; values across the four signals, sent highest
+ * first; one signal many times; the most values an input takes. */
+static void sigqueue_seeds(void)
+{
+	static const uint8_t interleaved[] = { 3, 1, 2, 0, 1, 3, 0, 2, 2, 1 };
+	struct buf b;
+
+	for (uint8_t how = 0; how < 2; how++) {
+		const char *by = how ? "handler" : "wait";
+		char name[48];
+
+		b.len = 0;
+		put_u8(&b, how);
+		sq_put(&b, 0, 42);
+		snprintf(name, sizeof name, "%s-one", by);
+		add("sigqueue_order", name, &b);
+
+		b.len = 0;
+		put_u8(&b, how);
+		for (size_t i = 0; i < COUNT(interleaved); i++)
+			sq_put(&b, interleaved[i], 0x1000u * (uint32_t)i + 7u);
+		snprintf(name, sizeof name, "%s-interleaved", by);
+		add("sigqueue_order", name, &b);
+
+		b.len = 0;
+		put_u8(&b, how);
+		for (uint32_t i = 0; i < 20; i++)
+			sq_put(&b, 1, 0xFFFFFFF0u + i);
+		snprintf(name, sizeof name, "%s-one-signal", by);
+		add("sigqueue_order", name, &b);
+
+		b.len = 0;
+		put_u8(&b, how);
+		for (uint32_t i = 0; i < 64; i++)
+			sq_put(&b, (uint8_t)(3 - i % 4), i * 0x01010101u);
+		snprintf(name, sizeof name, "%s-most", by);
+		add("sigqueue_order", name, &b);
+	}
+}
+
 /* ---- the message queue model targets -------------------------------------- */
 
 /*
@@ -1128,6 +1253,15 @@ static void generate(void)
 	channel_seeds("channel_unix_seqpacket", 0);
 	sysv_model_seeds();
 	posix_model_seeds();
+	signal_timing_seeds("signal_timing_pipe", 0);
+	signal_timing_seeds("signal_timing_fifo", 0);
+	signal_timing_seeds("signal_timing_unix_stream", CHF_ABSTRACT);
+	signal_timing_seeds("signal_timing_tcp", CHF_IPV6);
+	signal_timing_seeds("signal_timing_sysv_msg", 0);
+	signal_timing_seeds("signal_timing_posix_mq", 0);
+	signal_timing_seeds("signal_timing_unix_dgram", 0);
+	signal_timing_seeds("signal_timing_unix_seqpacket", 0);
+	sigqueue_seeds();
 }
 
 static char *path_of(const char *dir, const char *target, const char *name)
