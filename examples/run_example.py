@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
 """Runs an example (or several programs of one example at once) and checks it.
 
-usage: run_example.py [--expect REGEX]... [--timeout S] -- CMD... [::: CMD...]...
+usage: run_example.py [--expect REGEX]... [--send SIGNALS REGEX]... [--timeout S]
+                      -- CMD... [::: CMD...]...
 
 Every command must exit 0 within the timeout, and every REGEX must match
 (multi-line) the outputs, stdout and stderr, of all commands joined in the
 order given. "{tmp}" in an argument becomes a private directory made for the
 run, which must be empty again at the end: an example leaves nothing behind.
+
+--send drives a program with signals: when a line of the first command's
+output matches REGEX, the SIGNALS (names without SIG, comma-separated, as
+INT,INT,QUIT) are sent to it in that order. The rules fire one after the
+other, each once; one that never fired fails the run. A program announces
+the point where it is ready for a signal with a line it flushes.
 """
 
 import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -25,8 +34,15 @@ def parse(argv):
     cut = argv.index("--")
     parser = argparse.ArgumentParser(prog="run_example.py")
     parser.add_argument("--expect", action="append", default=[], metavar="REGEX")
+    parser.add_argument("--send", action="append", nargs=2, default=[],
+                        metavar=("SIGNALS", "REGEX"))
     parser.add_argument("--timeout", type=float, default=60.0)
     opts = parser.parse_args(argv[:cut])
+    try:
+        opts.send = [([signal.Signals["SIG" + n] for n in names.split(",")],
+                      re.compile(regex)) for names, regex in opts.send]
+    except KeyError as e:
+        sys.exit(f"run_example.py: no signal named {e.args[0]}")
     commands = [[]]
     for arg in argv[cut + 1:]:
         if arg == ":::":
@@ -38,22 +54,44 @@ def parse(argv):
     return opts, commands
 
 
-def run_all(commands, timeout):
-    """Starts every command at once; returns (exit codes, outputs)."""
+class Reader(threading.Thread):
+    """Collects one program's output; sends it the signals its lines call for."""
+
+    def __init__(self, proc, rules):
+        super().__init__(daemon=True)
+        self.proc, self.rules, self.lines = proc, list(rules), []
+
+    def run(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if self.rules and self.rules[0][1].search(line.rstrip("\n")):
+                for signo in self.rules.pop(0)[0]:
+                    self.proc.send_signal(signo)
+
+
+def run_all(commands, timeout, send):
+    """Starts every command at once; returns (exit codes, outputs, rules left)."""
     procs = [subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT) for c in commands]
+    readers = [Reader(p, send if i == 0 else []) for i, p in enumerate(procs)]
+    for r in readers:
+        r.start()
     deadline = time.monotonic() + timeout
-    outputs = []
-    for proc, cmd in zip(procs, commands):
+    for proc, reader, cmd in zip(procs, readers, commands):
         try:
-            out, _ = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             for p in procs:
                 p.kill()
-                p.communicate()
+                p.wait()
             sys.exit(f"run_example.py: {cmd[0]} did not end within {timeout} s")
-        outputs.append(out.decode(errors="replace"))
-    return [p.returncode for p in procs], outputs
+        # A process it left behind would hold the output open.
+        reader.join(timeout=max(0.1, deadline - time.monotonic()))
+        if reader.is_alive():
+            sys.exit(f"run_example.py: the output of {cmd[0]} stayed open after it ended")
+    return ([p.returncode for p in procs], ["".join(r.lines) for r in readers],
+            readers[0].rules)
 
 
 def main(argv):
@@ -61,7 +99,7 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix="ipch-example-")
     try:
         commands = [[a.replace("{tmp}", tmp) for a in c] for c in commands]
-        codes, outputs = run_all(commands, opts.timeout)
+        codes, outputs, unsent = run_all(commands, opts.timeout, opts.send)
         left = os.listdir(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -74,6 +112,9 @@ def main(argv):
     for regex in opts.expect:
         if not re.search(regex, joined, re.MULTILINE):
             failures.append(f"no output matched: {regex}")
+    for signals, regex in unsent:
+        names = ",".join(s.name for s in signals)
+        failures.append(f"no line matched {regex.pattern}: {names} never sent")
     if left:
         failures.append(f"left behind in the private directory: {', '.join(left)}")
     for f in failures:
