@@ -48,7 +48,7 @@ static void child_started(pid_t pid)
 	fail_msg("more than %d children at once: raise MAX_CHILDREN", MAX_CHILDREN);
 }
 
-static void child_reaped(pid_t pid)
+void mech_child_reaped(pid_t pid)
 {
 	for (size_t i = 0; i < MAX_CHILDREN; i++)
 		if (children[i] == pid)
@@ -230,7 +230,7 @@ void mech_reap(pid_t pid, unsigned seconds)
 		mech_nap_ms(5);
 		waited_ms += 5;
 	}
-	child_reaped(pid);
+	mech_child_reaped(pid);
 	if (r == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);

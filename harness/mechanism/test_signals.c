@@ -66,55 +66,11 @@ static void drop_pending_signals(void)
 		;
 }
 
-/* Children the API under test reaps (mech_fork's are mech_reap's): the
- * teardown kills and reaps those a failed test left. */
-#define MAX_OWN 4
-static pid_t own_children[MAX_OWN];
-
-static pid_t fork_own(int (*fn)(void *arg), void *arg, unsigned seconds)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		alarm(mech_seconds(seconds));
-		_exit(fn(arg));
-	}
-	for (size_t i = 0; i < MAX_OWN; i++)
-		if (own_children[i] == 0) {
-			own_children[i] = pid;
-			break;
-		}
-	return pid;
-}
-
-/* The API reaped it: not the teardown's any more. */
-static void forget_own(pid_t pid)
-{
-	for (size_t i = 0; i < MAX_OWN; i++)
-		if (own_children[i] == pid)
-			own_children[i] = 0;
-}
-
-static void kill_own_children(void)
-{
-	for (size_t i = 0; i < MAX_OWN; i++)
-		if (own_children[i] != 0) {
-			kill(own_children[i], SIGKILL);
-			waitpid(own_children[i], NULL, 0);
-			own_children[i] = 0;
-		}
-}
-
 static int sig_teardown(void **state)
 {
 	int status, zombie;
 
 	alarm(0);
-	kill_own_children();
 	drop_pending_signals();
 	for (int signo = 1; signo < NSIG; signo++)
 		if (catchable(signo))
@@ -379,20 +335,20 @@ static void sig_sigchld_arrives_with_the_right_status(void **state)
 
 	(void)state;
 	block_one(SIGCHLD);
-	pid = fork_own(exit_with, &code, 10);
+	pid = mech_fork(exit_with, &code, 10);
 	info = take_sigchld_of(pid);
 	assert_int_equal(info.si_code, CLD_EXITED);
 	assert_int_equal(info.si_status, 7);
 	assert_int_equal(ipc_child_wait(pid, WAIT_MS, &ex), 0);
-	forget_own(pid);
+	mech_child_reaped(pid);
 	assert_true(ex.exited && ex.code == 7 && ex.signo == 0);
 
-	pid = fork_own(die_of_sigterm, NULL, 10);
+	pid = mech_fork(die_of_sigterm, NULL, 10);
 	info = take_sigchld_of(pid);
 	assert_int_equal(info.si_code, CLD_KILLED);
 	assert_int_equal(info.si_status, SIGTERM);
 	reap_quietly(pid);
-	forget_own(pid);
+	mech_child_reaped(pid);
 }
 
 static int sleep_long(void *arg)
@@ -410,9 +366,9 @@ static void child_exit_decoded(child_wait_fn wait_for)
 	pid_t pid;
 	struct ipc_child_exit ex;
 
-	pid = fork_own(exit_with, &code, 10);
+	pid = mech_fork(exit_with, &code, 10);
 	assert_int_equal(wait_for(pid, WAIT_MS, &ex), 0);
-	forget_own(pid);
+	mech_child_reaped(pid);
 	assert_int_equal(ex.pid, pid);
 	assert_true(ex.exited);
 	assert_int_equal(ex.code, 42);
@@ -421,12 +377,12 @@ static void child_exit_decoded(child_wait_fn wait_for)
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1); /* no zombie */
 	assert_errno(ECHILD);
 
-	pid = fork_own(sleep_long, NULL, 10);
+	pid = mech_fork(sleep_long, NULL, 10);
 	assert_int_equal(wait_for(pid, 50, &ex), -1); /* still running */
 	assert_errno(ETIMEDOUT);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(wait_for(pid, WAIT_MS, &ex), 0);
-	forget_own(pid);
+	mech_child_reaped(pid);
 	assert_false(ex.exited);
 	assert_int_equal(ex.signo, SIGKILL);
 	errno = 0;
