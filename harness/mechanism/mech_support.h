@@ -128,6 +128,10 @@ void mech_assert_nothing_left(size_t fds, const char *what, size_t step);
  * that nothing is left (fds: the descriptors open before). */
 void mech_fail_each_call(void (*run)(const void *arg), const void *arg,
 			 size_t fds, const char *what);
+/* A listener session of a duplex backend, for mech_fail_each_call: listen
+ * at the address (a string), connect, accept, one message each way, close;
+ * each step only if the one before worked. */
+void mech_duplex_session(const void *address);
 
 /* Whether the seam logged a call of that name since its plan was last
  * cleared. */

@@ -424,25 +424,6 @@ static void pair_under_plan(void)
 	ipc_channel_close(b);
 }
 
-/* Listen, connect, accept, one message each way, close. */
-static void session(const void *unused)
-{
-	struct ipc_channel *a = NULL, *b = NULL;
-	struct ipc_listener *l = NULL;
-	struct ipc_msg m;
-
-	(void)unused;
-	if (ipc_listen("tcp:127.0.0.1:0", NULL, &l) == IPC_OK &&
-	    ipc_connect(ipc_listener_address(l), NULL, &a, LONG_MS) == IPC_OK &&
-	    ipc_accept(l, &b, LONG_MS) == IPC_OK &&
-	    ipc_send(a, 1, "abc", 3, LONG_MS) == IPC_OK &&
-	    ipc_recv(b, &m, LONG_MS) == IPC_OK)
-		ipc_send(b, 2, "de", 2, LONG_MS);
-	ipc_channel_close(a);
-	ipc_channel_close(b);
-	ipc_listener_close(l);
-}
-
 /* Every call of a pair and of a listener's session, failed in turn with
  * each errno that fits it: no descriptor is left behind, and a pair either
  * works or says why. */
@@ -465,7 +446,8 @@ static void tcp_error_paths_leak_nothing(void **state)
 			mech_assert_nothing_left(fds, "tcp pair", step);
 		}
 
-	mech_fail_each_call(session, NULL, fds, "tcp listener session");
+	mech_fail_each_call(mech_duplex_session, "tcp:127.0.0.1:0", fds,
+			    "tcp listener session");
 }
 
 static void tcp_pair_under_fault_patterns(void **state)

@@ -651,25 +651,6 @@ static void pair_under_plan(const char *kind)
 	ipc_channel_close(b);
 }
 
-/* Listen, connect, accept, one message each way, close. */
-static void session(const void *arg)
-{
-	const char *where = arg;
-	struct ipc_channel *a = NULL, *b = NULL;
-	struct ipc_listener *l = NULL;
-	struct ipc_msg m;
-
-	if (ipc_listen(where, NULL, &l) == IPC_OK &&
-	    ipc_connect(ipc_listener_address(l), NULL, &a, WAIT_MS) == IPC_OK &&
-	    ipc_accept(l, &b, WAIT_MS) == IPC_OK &&
-	    ipc_send(a, 1, "abc", 3, WAIT_MS) == IPC_OK &&
-	    ipc_recv(b, &m, WAIT_MS) == IPC_OK)
-		ipc_send(b, 2, "de", 2, WAIT_MS);
-	ipc_channel_close(a);
-	ipc_channel_close(b);
-	ipc_listener_close(l);
-}
-
 /* Every call of a pair and of a listener's session (at a private socket
  * file and at a fresh abstract name), failed in turn with each errno that
  * fits it: nothing is left behind, and a pair either works or says why. */
@@ -698,7 +679,7 @@ static void test_error_paths_leak_nothing(void **state)
 			}
 	}
 	for (size_t w = 0; w < sizeof wheres / sizeof wheres[0]; w++)
-		mech_fail_each_call(session, wheres[w], fds, wheres[w]);
+		mech_fail_each_call(mech_duplex_session, wheres[w], fds, wheres[w]);
 }
 
 /* Short transfers do not apply to datagrams (the seam passes them), EINTR
