@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/msg.h>
+#include <sys/syscall.h>
 
 #include "sys.h"
 
@@ -38,6 +40,11 @@ enum call {
 	C_MQ_SETATTR, C_MQ_NOTIFY, C_PREAD, C_PPOLL,
 	C_SIGACTION, C_SIGSUSPEND, C_SIGQUEUE, C_ALARM, C_TIMER_CREATE,
 	C_TIMER_SETTIME, C_TIMER_DELETE, C_SIGNALFD, C_PIDFD_OPEN,
+	C_SHMGET, C_SHMAT, C_SHMDT, C_SHMCTL, C_SHM_OPEN, C_SHM_UNLINK,
+	C_FTRUNCATE, C_MMAP, C_MUNMAP, C_MEMFD_CREATE, C_SEMGET, C_SEMTIMEDOP,
+	C_SEMCTL, C_SEM_OPEN, C_SEM_CLOSE, C_SEM_UNLINK, C_SEM_INIT,
+	C_SEM_DESTROY, C_SEM_WAIT, C_SEM_TIMEDWAIT, C_SEM_TRYWAIT, C_SEM_POST,
+	C_SEM_GETVALUE, C_FUTEX,
 };
 
 static const struct call_info calls[] = {
@@ -117,6 +124,41 @@ static const struct call_info calls[] = {
 	[C_TIMER_DELETE] = {"timer_delete", 0, {0}},
 	[C_SIGNALFD] = {"signalfd", 0, {EMFILE, ENOMEM}},
 	[C_PIDFD_OPEN] = {"pidfd_open", 0, {ENOSYS, EMFILE}},
+	/* Shared memory: making and mapping can run out (ENOMEM, ENOSPC,
+	 * EMFILE); detaching, unmapping, removing and asking cannot fail but
+	 * for a bad argument, and are cleanup: no errno. */
+	[C_SHMGET] = {"shmget", 0, {ENOSPC, ENOMEM}},
+	[C_SHMAT] = {"shmat", 0, {ENOMEM}},
+	[C_SHMDT] = {"shmdt", 0, {0}},
+	[C_SHMCTL] = {"shmctl", 0, {0}},
+	[C_SHM_OPEN] = {"shm_open", 0, {EMFILE}},
+	[C_SHM_UNLINK] = {"shm_unlink", 0, {0}},
+	[C_FTRUNCATE] = {"ftruncate", 0, {EINTR}},
+	[C_MMAP] = {"mmap", 0, {ENOMEM}},
+	[C_MUNMAP] = {"munmap", 0, {0}},
+	[C_MEMFD_CREATE] = {"memfd_create", 0, {EMFILE, ENOMEM}},
+	/* Semaphores. A wait is interrupted (EINTR), times out only if it had
+	 * a deadline and would block only if asked not to (see unfit below:
+	 * semtimedop says both with EAGAIN); semop's SEM_UNDO can run out of
+	 * memory. Posting, asking, closing, removing: no errno. */
+	[C_SEMGET] = {"semget", 0, {ENOSPC, ENOMEM}},
+	[C_SEMTIMEDOP] = {"semtimedop", 0, {EINTR, EAGAIN, ENOMEM}},
+	[C_SEMCTL] = {"semctl", 0, {0}},
+	[C_SEM_OPEN] = {"sem_open", 0, {EMFILE, ENOMEM}},
+	[C_SEM_CLOSE] = {"sem_close", 0, {0}},
+	[C_SEM_UNLINK] = {"sem_unlink", 0, {0}},
+	[C_SEM_INIT] = {"sem_init", 0, {0}},
+	[C_SEM_DESTROY] = {"sem_destroy", 0, {0}},
+	[C_SEM_WAIT] = {"sem_wait", 0, {EINTR}},
+	[C_SEM_TIMEDWAIT] = {"sem_timedwait", 0, {EINTR, ETIMEDOUT}},
+	[C_SEM_TRYWAIT] = {"sem_trywait", 0, {EAGAIN}},
+	[C_SEM_POST] = {"sem_post", 0, {0}},
+	[C_SEM_GETVALUE] = {"sem_getvalue", 0, {0}},
+	/* futex: only FUTEX_WAIT can be made to fail (a wakeup with nothing
+	 * changed: EINTR; the word changed before the sleep: EAGAIN; the
+	 * deadline, if it had one: ETIMEDOUT). A wake is never faulted: a
+	 * lost wake would be a bug the seam made, not one it found. */
+	[C_FUTEX] = {"futex", 0, {EINTR, EAGAIN, ETIMEDOUT}},
 };
 
 struct decision {
@@ -850,3 +892,119 @@ int sys_signalfd(int fd, const sigset_t *mask, int flags)
 }
 
 int sys_pidfd_open(pid_t pid, unsigned flags) { PLAIN_CALL(C_PIDFD_OPEN, -1, pidfd_open(pid, flags)); }
+
+/* ---- shared memory ------------------------------------------------------- */
+
+int sys_shmget(key_t key, size_t size, int flags)
+{
+	PLAIN_CALL(C_SHMGET, -1, shmget(key, size, flags));
+}
+
+/* Calls that return a pointer: the log holds 0 or -1. */
+#define POINTER_CALL(c, fd, type, fail, call)                                \
+	do {                                                                 \
+		struct decision d_ = begin((c), 0);                          \
+		type p_;                                                     \
+		if (FAULTED(d_)) {                                           \
+			failed((c), (fd), 0, d_);                            \
+			return (fail);                                       \
+		}                                                            \
+		p_ = (call);                                                 \
+		finish((c), (fd), 0, d_, p_ == (fail) ? -1 : 0);             \
+		return p_;                                                   \
+	} while (0)
+
+void *sys_shmat(int id, const void *addr, int flags)
+{
+	POINTER_CALL(C_SHMAT, id, void *, (void *)-1, shmat(id, addr, flags));
+}
+
+int sys_shmdt(const void *addr) { PLAIN_CALL(C_SHMDT, -1, shmdt(addr)); }
+int sys_shmctl(int id, int cmd, struct shmid_ds *ds) { PLAIN_CALL(C_SHMCTL, id, shmctl(id, cmd, ds)); }
+
+int sys_shm_open(const char *name, int flags, mode_t mode)
+{
+	PLAIN_CALL(C_SHM_OPEN, -1, shm_open(name, flags, mode));
+}
+
+int sys_shm_unlink(const char *name) { PLAIN_CALL(C_SHM_UNLINK, -1, shm_unlink(name)); }
+int sys_ftruncate(int fd, off_t len) { PLAIN_CALL(C_FTRUNCATE, fd, ftruncate(fd, len)); }
+
+void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	POINTER_CALL(C_MMAP, fd, void *, MAP_FAILED,
+		     mmap(addr, len, prot, flags, fd, off));
+}
+
+int sys_munmap(void *addr, size_t len) { PLAIN_CALL(C_MUNMAP, -1, munmap(addr, len)); }
+
+int sys_memfd_create(const char *name, unsigned flags)
+{
+	PLAIN_CALL(C_MEMFD_CREATE, -1, memfd_create(name, flags));
+}
+
+/* ---- semaphores ---------------------------------------------------------- */
+
+int sys_semget(key_t key, int nsems, int flags) { PLAIN_CALL(C_SEMGET, -1, semget(key, nsems, flags)); }
+
+static int any_nowait(const struct sembuf *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].sem_flg & IPC_NOWAIT)
+			return 1;
+	return 0;
+}
+
+int sys_semtimedop(int id, struct sembuf *ops, size_t n,
+		   const struct timespec *timeout)
+{
+	struct decision d = begin(C_SEMTIMEDOP, 0);
+
+	d = unfit(d, EAGAIN, any_nowait(ops, n) || timeout != NULL);
+	if (FAULTED(d))
+		return (int)failed(C_SEMTIMEDOP, id, 0, d);
+	return (int)finish(C_SEMTIMEDOP, id, 0, d, semtimedop(id, ops, n, timeout));
+}
+
+int sys_semctl(int id, int num, int cmd, union ipc_semun arg)
+{
+	PLAIN_CALL(C_SEMCTL, id, semctl(id, num, cmd, arg));
+}
+
+sem_t *sys_sem_open(const char *name, int flags, mode_t mode, unsigned value)
+{
+	POINTER_CALL(C_SEM_OPEN, -1, sem_t *, SEM_FAILED,
+		     sem_open(name, flags, mode, value));
+}
+
+int sys_sem_close(sem_t *s) { PLAIN_CALL(C_SEM_CLOSE, -1, sem_close(s)); }
+int sys_sem_unlink(const char *name) { PLAIN_CALL(C_SEM_UNLINK, -1, sem_unlink(name)); }
+int sys_sem_init(sem_t *s, int pshared, unsigned value) { PLAIN_CALL(C_SEM_INIT, -1, sem_init(s, pshared, value)); }
+int sys_sem_destroy(sem_t *s) { PLAIN_CALL(C_SEM_DESTROY, -1, sem_destroy(s)); }
+int sys_sem_wait(sem_t *s) { PLAIN_CALL(C_SEM_WAIT, -1, sem_wait(s)); }
+
+int sys_sem_timedwait(sem_t *s, const struct timespec *at)
+{
+	PLAIN_CALL(C_SEM_TIMEDWAIT, -1, sem_timedwait(s, at));
+}
+
+int sys_sem_trywait(sem_t *s) { PLAIN_CALL(C_SEM_TRYWAIT, -1, sem_trywait(s)); }
+int sys_sem_post(sem_t *s) { PLAIN_CALL(C_SEM_POST, -1, sem_post(s)); }
+int sys_sem_getvalue(sem_t *s, int *value) { PLAIN_CALL(C_SEM_GETVALUE, -1, sem_getvalue(s, value)); }
+
+/* ---- futex --------------------------------------------------------------- */
+
+long sys_futex(uint32_t *word, int op, uint32_t val,
+	       const struct timespec *timeout)
+{
+	int waits = (op & FUTEX_CMD_MASK) == FUTEX_WAIT;
+	struct decision d = begin(C_FUTEX, 0);
+
+	if (!waits && d.kind == IPC_FAULT_ERRNO)
+		d.kind = IPC_FAULT_PASS;
+	d = unfit(d, ETIMEDOUT, waits && timeout != NULL);
+	if (FAULTED(d))
+		return failed(C_FUTEX, -1, 0, d);
+	return finish(C_FUTEX, -1, 0, d,
+		      syscall(SYS_futex, word, op, val, timeout, NULL, 0));
+}

@@ -13,8 +13,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <semaphore.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -24,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ipc/sem.h" /* union ipc_semun */
 
 #define IPC_SYS_CALLS(X)                                                     \
 	X(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len))          \
@@ -119,7 +126,42 @@
 	X(int, timer_delete, (timer_t t), (t))                                     \
 	X(int, signalfd, (int fd, const sigset_t *mask, int flags),                \
 	  (fd, mask, flags))                                                       \
-	X(int, pidfd_open, (pid_t pid, unsigned flags), (pid, flags))
+	X(int, pidfd_open, (pid_t pid, unsigned flags), (pid, flags))            \
+	X(int, shmget, (key_t key, size_t size, int flags), (key, size, flags))    \
+	X(void *, shmat, (int id, const void *addr, int flags), (id, addr, flags)) \
+	X(int, shmdt, (const void *addr), (addr))                                  \
+	X(int, shmctl, (int id, int cmd, struct shmid_ds *ds), (id, cmd, ds))      \
+	X(int, shm_open, (const char *name, int flags, mode_t mode),               \
+	  (name, flags, mode))                                                     \
+	X(int, shm_unlink, (const char *name), (name))                             \
+	X(int, ftruncate, (int fd, off_t len), (fd, len))                          \
+	X(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd,      \
+			 off_t off),                                               \
+	  (addr, len, prot, flags, fd, off))                                       \
+	X(int, munmap, (void *addr, size_t len), (addr, len))                      \
+	X(int, memfd_create, (const char *name, unsigned flags), (name, flags))    \
+	X(int, semget, (key_t key, int nsems, int flags), (key, nsems, flags))     \
+	X(int, semtimedop, (int id, struct sembuf *ops, size_t n,                  \
+			    const struct timespec *timeout),                       \
+	  (id, ops, n, timeout))                                                   \
+	X(int, semctl, (int id, int num, int cmd, union ipc_semun arg),            \
+	  (id, num, cmd, arg))                                                     \
+	X(sem_t *, sem_open, (const char *name, int flags, mode_t mode,            \
+			      unsigned value),                                     \
+	  (name, flags, mode, value))                                              \
+	X(int, sem_close, (sem_t *s), (s))                                         \
+	X(int, sem_unlink, (const char *name), (name))                             \
+	X(int, sem_init, (sem_t *s, int pshared, unsigned value),                  \
+	  (s, pshared, value))                                                     \
+	X(int, sem_destroy, (sem_t *s), (s))                                       \
+	X(int, sem_wait, (sem_t *s), (s))                                          \
+	X(int, sem_timedwait, (sem_t *s, const struct timespec *at), (s, at))      \
+	X(int, sem_trywait, (sem_t *s), (s))                                       \
+	X(int, sem_post, (sem_t *s), (s))                                          \
+	X(int, sem_getvalue, (sem_t *s, int *value), (s, value))                   \
+	X(long, futex, (uint32_t *word, int op, uint32_t val,                      \
+			const struct timespec *timeout),                           \
+	  (word, op, val, timeout))
 
 #ifdef IPC_SEAM
 #define IPC_SYS_DECLARE(ret, name, params, args) ret sys_##name params;
@@ -127,6 +169,15 @@ IPC_SYS_CALLS(IPC_SYS_DECLARE)
 #undef IPC_SYS_DECLARE
 #else
 #include <pthread.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+/* futex(2) has no libc wrapper. */
+static inline long futex(uint32_t *word, int op, uint32_t val,
+			 const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
 #define IPC_SYS_INLINE(ret, name, params, args)                               \
 	static inline ret sys_##name params { return name args; }
 IPC_SYS_CALLS(IPC_SYS_INLINE)

@@ -15,6 +15,17 @@ Cases:
 - a registered directory holding a regular file is left, and said so;
 - queues nobody registered: only those of the project's key range whose
   last users are gone are removed;
+- with --sysv-shm --sysv-sem --posix-shm --posix-sem, EXE also makes a
+  System V segment and semaphore set under IPC_PRIVATE and under a key of
+  the range, a POSIX shared memory object and a named semaphore: killed,
+  each is named by --dry-run and removed by `ipch clean`, with the
+  unregistered /dev/shm files of the project's form whose creator is gone
+  and that nobody has written for an hour;
+  segments, sets and /dev/shm files that are not the project's, or whose
+  creator is alive, stay;
+- segments and sets nobody registered: only those of the project's key
+  range whose known users are gone (and, for a segment, that nobody has
+  attached) are removed;
 - ctest killed with its process group while a test holds objects:
   `ipch clean` finds the build directory's registry and removes them all,
   the test being a zombie nobody has reaped yet.
@@ -42,14 +53,21 @@ TIMEOUT = 30           # any child of this test
 MAKE_SECONDS = 60      # make_objects removes its objects itself after this
 PR_SET_CHILD_SUBREAPER = 36
 IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_RMID = 0o1000, 0o2000, 0o4000, 0
+NEW_KINDS = ["--sysv-shm", "--sysv-sem", "--posix-shm", "--posix-sem"]
 O_RDONLY, O_RDWR, O_CREAT, O_EXCL = os.O_RDONLY, os.O_RDWR, os.O_CREAT, os.O_EXCL
 SYSV_KEY_PREFIX = 0x49500000
 
 libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+libc.semctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
 failures = []
 passed = 0
 # Everything this test made or saw made, removed at exit whatever happened.
 made_queues, made_names, children, strays = set(), set(), [], []
+made_segments, made_sets, made_files = set(), set(), set()
 
 
 def check(name, ok, detail=""):
@@ -67,6 +85,21 @@ def check(name, ok, detail=""):
 def sysv_ids():
     with open("/proc/sysvipc/msg") as table:
         return {int(line.split()[1]) for line in table.readlines()[1:]}
+
+
+def segment_ids():
+    with open("/proc/sysvipc/shm") as table:
+        return {int(line.split()[1]) for line in table.readlines()[1:]}
+
+
+def set_ids():
+    with open("/proc/sysvipc/sem") as table:
+        return {int(line.split()[1]) for line in table.readlines()[1:]}
+
+
+def shm_file(kind, name):
+    """The /dev/shm file of a POSIX shared memory object or named semaphore."""
+    return os.path.join("/dev/shm", ("sem." if kind == "posix-sem" else "") + name[1:])
 
 
 def mq_exists(name):
@@ -118,11 +151,64 @@ def make_mq(name):
     return name
 
 
+def make_segment(key):
+    sid = libc.shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0o600)
+    if sid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"shmget {key:#x}: {os.strerror(err)}")
+    made_segments.add(sid)
+    note_in_outer_registry("sysv-shm", str(sid))
+    return sid
+
+
+def make_set(key):
+    sid = libc.semget(key, 1, IPC_CREAT | IPC_EXCL | 0o600)
+    if sid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"semget {key:#x}: {os.strerror(err)}")
+    made_sets.add(sid)
+    note_in_outer_registry("sysv-sem", str(sid))
+    return sid
+
+
+def make_shm_file(base):
+    """A file in /dev/shm, as shm_open or sem_open makes one: base is its
+    name there ("ipch.PID.x", "sem.ipch.PID.x")."""
+    path = os.path.join("/dev/shm", base)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    made_files.add(path)
+    if base.startswith("sem."):
+        note_in_outer_registry("posix-sem", "/" + base[4:])
+    else:
+        note_in_outer_registry("posix-shm", "/" + base)
+    return path
+
+
+def in_a_gone_process(fn):
+    """Runs fn() in a child that then exits: a process gone by the return."""
+    child = os.fork()
+    if child == 0:
+        try:
+            fn()
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
 def remove_all_made():
     for qid in made_queues:
         libc.msgctl(qid, IPC_RMID, None)
     for name in made_names:
         libc.mq_unlink(name.encode())
+    for sid in made_segments:
+        libc.shmctl(sid, IPC_RMID, None)
+    for sid in made_sets:
+        libc.semctl(sid, 0, IPC_RMID)
+    for path in made_files:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
     for path in noted_entries:
         try:
             os.unlink(path)
@@ -144,6 +230,7 @@ class Objects:
 
     def __init__(self, report):
         self.queues, self.keys, self.names, self.dirs = [], [], [], []
+        self.segments, self.sets, self.files = [], [], []
         for line in report.splitlines():
             kind, value, *rest = line.split()
             if kind == "pid":
@@ -151,19 +238,35 @@ class Objects:
             elif kind == "sysv-msg":
                 self.queues.append(int(value))
                 self.keys.append(int(rest[0]))
+            elif kind == "sysv-shm":
+                self.segments.append(int(value))
+            elif kind == "sysv-sem":
+                self.sets.append(int(value))
+            elif kind in ("posix-shm", "posix-sem"):
+                self.files.append((kind, value))
             elif kind == "posix-mq":
                 self.names.append(value)
             elif kind == "dir":
                 self.dirs.append(value)
         made_queues.update(self.queues)
         made_names.update(self.names)
+        made_segments.update(self.segments)
+        made_sets.update(self.sets)
+        made_files.update(shm_file(kind, name) for kind, name in self.files)
+
+    def count(self):
+        return (len(self.queues) + len(self.names) + len(self.dirs)
+                + len(self.segments) + len(self.sets) + len(self.files))
 
     def present(self):
         """The objects of these that still exist, by description."""
-        ids = sysv_ids()
+        ids, segments, sets = sysv_ids(), segment_ids(), set_ids()
         left = [f"sysv-msg {q}" for q in self.queues if q in ids]
         left += [f"posix-mq {n}" for n in self.names if mq_exists(n)]
         left += [f"dir {d}" for d in self.dirs if os.path.lexists(d)]
+        left += [f"sysv-shm {i}" for i in self.segments if i in segments]
+        left += [f"sysv-sem {i}" for i in self.sets if i in sets]
+        left += [f"{k} {n}" for k, n in self.files if os.path.lexists(shm_file(k, n))]
         return left
 
     def unnamed_in(self, text):
@@ -171,6 +274,10 @@ class Objects:
         wanted = [f"sysv-msg queue {q} " for q in self.queues]
         wanted += [f"posix-mq queue {n} " for n in self.names]
         wanted += [f"dir {d} " for d in self.dirs]
+        wanted += [f"sysv-shm segment {i} " for i in self.segments]
+        wanted += [f"sysv-sem set {i} " for i in self.sets]
+        wanted += [f"{k} {'semaphore' if k == 'posix-sem' else 'object'} {n} "
+                   for k, n in self.files]
         return [w for w in wanted if w not in text]
 
 
@@ -186,9 +293,9 @@ def wait_for_file(path, proc):
     return None
 
 
-def start_objects(exe, scratch, env):
+def start_objects(exe, scratch, env, options=()):
     out = os.path.join(scratch, f"objects-{len(children)}")
-    proc = subprocess.Popen([exe, out, str(MAKE_SECONDS)], env=env,
+    proc = subprocess.Popen([exe, *options, out, str(MAKE_SECONDS)], env=env,
                             start_new_session=True)
     children.append(proc)
     report = wait_for_file(out, proc)
@@ -281,6 +388,91 @@ def case_killed_creator(exe, scratch):
           again[0] == 0 and again[1] == "nothing to remove\n", shown(again))
 
 
+def case_killed_creator_new_kinds(exe, scratch):
+    """A killed process left a segment and a set of each kind, a POSIX
+    shared memory object and a named semaphore."""
+    registry = os.path.join(scratch, "registry-new")
+    os.mkdir(registry, 0o700)
+    env = environment(scratch, registry)
+    pid = os.getpid()
+    segments = {
+        "a segment under IPC_PRIVATE": make_segment(0),
+        "a segment under a key beside the range":
+            make_segment(0x49600000 | random.randrange(1, 1 << 20)),
+        "a segment of the range just made by a live process":
+            make_segment(SYSV_KEY_PREFIX | random.randrange(1, 1 << 20)),
+    }
+    sets = {
+        "a set under IPC_PRIVATE": make_set(0),
+        "a set under a key beside the range":
+            make_set(0x49600000 | random.randrange(1, 1 << 20)),
+        "a set of the range just made by a live process":
+            make_set(SYSV_KEY_PREFIX | random.randrange(1, 1 << 20)),
+    }
+    files = {
+        "a /dev/shm file of another name": make_shm_file(f"ipch-bystander.{pid}"),
+        "a /dev/shm file of the project's form, creator alive":
+            make_shm_file(f"ipch.{pid}.bystander"),
+        "a semaphore file of another name": make_shm_file(f"sem.ipch-bystander.{pid}"),
+        "a semaphore file of the project's form, creator alive":
+            make_shm_file(f"sem.ipch.{pid}.bystander"),
+    }
+    gone = dead_pid()
+    files["a /dev/shm file of the project's form, creator gone, just written"] = \
+        make_shm_file(f"ipch.{gone}.fresh")
+    files["a semaphore file of the project's form, creator gone, just written"] = \
+        make_shm_file(f"sem.ipch.{gone}.fresh")
+    orphans = [make_shm_file(f"ipch.{gone}.orphan"),
+               make_shm_file(f"sem.ipch.{gone}.orphan")]
+    long_ago = time.time() - 2 * 3600
+    for path in orphans:
+        os.utime(path, (long_ago, long_ago))
+
+    proc, objects = start_objects(exe, scratch, env, NEW_KINDS)
+    entries = sorted(os.listdir(registry))
+    kinds = sorted(e.split("@")[0] for e in entries)
+    check("new kinds: every object is registered",
+          kinds == sorted(["dir", "posix-mq", "sysv-msg", "sysv-msg", "sysv-shm",
+                           "sysv-shm", "sysv-sem", "sysv-sem", "posix-shm",
+                           "posix-sem"]), f"    registry: {entries}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    total = objects.count()
+    check("new kinds: the objects outlive their creator",
+          total == 10 and len(objects.present()) == total,
+          f"    present: {objects.present()}")
+
+    dry = run([sys.executable, IPCH, "clean", "--dry-run"], env)
+    check("new kinds: --dry-run names every object", dry[0] == 0
+          and not objects.unnamed_in(dry[1]), f"    not named: "
+          f"{objects.unnamed_in(dry[1])}\n{shown(dry)}")
+    check("new kinds: --dry-run removes nothing",
+          len(objects.present()) == total and all(map(os.path.exists, orphans))
+          and sorted(os.listdir(registry)) == entries,
+          f"    present: {objects.present()}")
+
+    result = run([sys.executable, IPCH, "clean"], env)
+    check("new kinds: ipch clean succeeds", result[0] == 0, shown(result))
+    check("new kinds: ipch clean names every object it removed",
+          not objects.unnamed_in(result[1]),
+          f"    not named: {objects.unnamed_in(result[1])}\n{shown(result)}")
+    check("new kinds: every object is gone", not objects.present(),
+          f"    still there: {objects.present()}")
+    check("new kinds: the registry is empty", not os.listdir(registry),
+          f"    registry: {os.listdir(registry)}")
+    ids = segment_ids()
+    for what, sid in segments.items():
+        check(f"new kinds: {what} is left", sid in ids, shown(result))
+    ids = set_ids()
+    for what, sid in sets.items():
+        check(f"new kinds: {what} is left", sid in ids, shown(result))
+    for what, path in files.items():
+        check(f"new kinds: {what} is left", os.path.exists(path), shown(result))
+    for path in orphans:
+        check(f"new kinds: unregistered {os.path.basename(path)} of a dead "
+              f"creator goes", not os.path.exists(path), shown(result))
+
+
 def case_live_creator(exe, scratch):
     registry = os.path.join(scratch, "registry-live")
     env = environment(scratch, registry)
@@ -326,7 +518,6 @@ def case_unregistered_rules():
     that no queue of a run going on beside this test is at stake."""
     sys.path.insert(0, os.path.join(REPO, "ci"))
     from ipch import clean
-    table = clean.sysv_queues
 
     def key(prefix):
         return prefix | random.randrange(1, 1 << 20)
@@ -344,16 +535,105 @@ def case_unregistered_rules():
         os._exit(0 if send(queues["last sender gone, key in the range"][0]) else 1)
     os.waitpid(sender, 0)
     mine = {qid for qid, _ in queues.values()}
-    clean.sysv_queues = lambda: {q: row for q, row in table().items() if q in mine}
-    clean.UNREGISTERED_IDLE_SECONDS = 0
-    try:
-        report = clean.sweep([])
-    finally:
-        clean.sysv_queues = table
+    report = sweep_only(clean, queues=mine)
     ids = sysv_ids()
     for what, (qid, goes) in queues.items():
         check(f"unregistered: {what}: {'removed' if goes else 'left'}",
               (qid not in ids) == goes, f"    report: {report}")
+
+
+def sweep_only(clean, queues=(), segments=(), sets=()):
+    """clean.sweep([]) without its idle delay, over these System V objects
+    alone and no /dev/shm file, so that nothing of a run going on beside
+    this test is at stake."""
+    saved = (clean.sysv_queues, clean.sysv_segments, clean.sysv_sets,
+             clean.shm_mount, clean.UNREGISTERED_IDLE_SECONDS)
+    tables = (clean.sysv_queues, clean.sysv_segments, clean.sysv_sets)
+    clean.sysv_queues = lambda: {i: r for i, r in tables[0]().items() if i in queues}
+    clean.sysv_segments = lambda: {i: r for i, r in tables[1]().items() if i in segments}
+    clean.sysv_sets = lambda: {i: r for i, r in tables[2]().items() if i in sets}
+    clean.shm_mount = lambda: None
+    clean.UNREGISTERED_IDLE_SECONDS = 0
+    try:
+        return clean.sweep([])
+    finally:
+        (clean.sysv_queues, clean.sysv_segments, clean.sysv_sets,
+         clean.shm_mount, clean.UNREGISTERED_IDLE_SECONDS) = saved
+
+
+def case_unregistered_segments_and_sets():
+    """Segments and sets nobody registered, judged by key, owner, users and
+    attachments alone, as case_unregistered_rules judges queues."""
+    sys.path.insert(0, os.path.join(REPO, "ci"))
+    from ipch import clean
+
+    def key(prefix):
+        return prefix | random.randrange(1, 1 << 20)
+
+    def make_gone(prefix):
+        """A segment made by a process that then exited (its cpid gone)."""
+        r, w = os.pipe()
+        k = key(prefix) if prefix else 0
+        in_a_gone_process(lambda: os.write(w, struct.pack(
+            "i", libc.shmget(k, 4096, IPC_CREAT | IPC_EXCL | 0o600))))
+        os.close(w)
+        sid = struct.unpack("i", os.read(r, 4))[0]
+        os.close(r)
+        if sid < 0:
+            raise OSError(f"shmget {k:#x} failed in a child")
+        made_segments.add(sid)
+        note_in_outer_registry("sysv-shm", str(sid))
+        return sid
+    segments = {
+        "made by a process now gone, key in the range":
+            (make_gone(SYSV_KEY_PREFIX), True),
+        "made by a process now gone, key beside the range":
+            (make_gone(0x49600000), False),
+        "made by a process now gone, IPC_PRIVATE": (make_gone(0), False),
+        "made by this live process, key in the range":
+            (make_segment(key(SYSV_KEY_PREFIX)), False),
+        "made by a process now gone, attached here, key in the range":
+            (make_gone(SYSV_KEY_PREFIX), False),
+    }
+    attached = libc.shmat(segments["made by a process now gone, attached here, "
+                                   "key in the range"][0], None, 0)
+    sets = {
+        "unused, key in the range": (make_set(key(SYSV_KEY_PREFIX)), True),
+        "unused, key beside the range": (make_set(key(0x49600000)), False),
+        "unused, IPC_PRIVATE": (make_set(0), False),
+        "last semop by this live process, key in the range":
+            (make_set(key(SYSV_KEY_PREFIX)), False),
+        "last semop by a process now gone, key in the range":
+            (make_set(key(SYSV_KEY_PREFIX)), True),
+    }
+    semop(sets["last semop by this live process, key in the range"][0])
+    gone_set = sets["last semop by a process now gone, key in the range"][0]
+    in_a_gone_process(lambda: semop(gone_set))
+    try:
+        report = sweep_only(clean, segments={i for i, _ in segments.values()},
+                            sets={i for i, _ in sets.values()})
+    finally:
+        if attached not in (None, ctypes.c_void_p(-1).value):
+            libc.shmdt(ctypes.c_void_p(attached))
+    ids = segment_ids()
+    for what, (sid, goes) in segments.items():
+        check(f"unregistered segment: {what}: {'removed' if goes else 'left'}",
+              (sid not in ids) == goes, f"    report: {report}")
+    ids = set_ids()
+    for what, (sid, goes) in sets.items():
+        check(f"unregistered set: {what}: {'removed' if goes else 'left'}",
+              (sid not in ids) == goes, f"    report: {report}")
+
+
+class Sembuf(ctypes.Structure):
+    _fields_ = [("sem_num", ctypes.c_ushort), ("sem_op", ctypes.c_short),
+                ("sem_flg", ctypes.c_short)]
+
+
+def semop(sid):
+    """One V on semaphore 0: the set's GETPID is now this process."""
+    op = Sembuf(0, 1, IPC_NOWAIT)
+    return libc.semop(sid, ctypes.byref(op), 1) == 0
 
 
 def send(qid):
@@ -447,6 +727,8 @@ def main():
         case_live_creator(args.make_objects, scratch)
         case_foreign_file(scratch)
         case_unregistered_rules()
+        case_killed_creator_new_kinds(args.make_objects, scratch)
+        case_unregistered_segments_and_sets()
         case_ctest_killed(args.make_objects, args.cmake, args.ctest, scratch)
     finally:
         for proc in children:
