@@ -15,6 +15,9 @@ extern const struct ipc_backend ipc_backend_sysv_msg;
 extern const struct ipc_backend ipc_backend_unix_dgram;
 extern const struct ipc_backend ipc_backend_unix_seqpacket;
 extern const struct ipc_backend ipc_backend_posix_mq;
+extern const struct ipc_backend ipc_backend_shm_ring;
+extern const struct ipc_backend ipc_backend_shm_mpmc_sysv_sem;
+extern const struct ipc_backend ipc_backend_shm_mpmc_posix_sem;
 
 /* One entry per backend: suites, fuzz targets, stress and benchmarks all
  * iterate over this table. */
@@ -27,6 +30,9 @@ const struct ipc_backend *const ipc_backends[] = {
 	&ipc_backend_unix_dgram,
 	&ipc_backend_unix_seqpacket,
 	&ipc_backend_posix_mq,
+	&ipc_backend_shm_ring,
+	&ipc_backend_shm_mpmc_sysv_sem,
+	&ipc_backend_shm_mpmc_posix_sem,
 	NULL,
 };
 

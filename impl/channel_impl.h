@@ -40,6 +40,43 @@ struct ipc_msg_ops {
 	int (*ready)(struct ipc_channel *ch, short events);
 };
 
+/*
+ * A mechanism that moves bytes itself, with no descriptor to poll (the
+ * shared-memory rings): the stream core frames, decodes and keeps the
+ * deadlines as for any byte stream, and calls these where it would call
+ * write, read and poll. The end's rfd and wfd are its link (a socket whose
+ * hang-up says the peer is gone): they say which ways the end goes and are
+ * closed with it.
+ */
+struct ipc_bytes_ops {
+	/* As much of iov as fits now; -1 with EAGAIN if none does, EPIPE if
+	 * the receiver is gone. */
+	ssize_t (*write_some)(struct ipc_channel *ch, const struct iovec *iov,
+			      int n);
+	/* Up to len bytes; 0 when the sender is gone and nothing is left; -1
+	 * with EAGAIN if nothing is there now. */
+	ssize_t (*read_some)(struct ipc_channel *ch, void *buf, size_t len);
+	/* Until a write (POLLOUT) or read (POLLIN) may do something, the peer
+	 * is gone, or the deadline: IPC_OK, IPC_TIMEOUT or IPC_SYSTEM. */
+	enum ipc_status (*wait)(struct ipc_channel *ch, short events,
+				const struct ipc_deadline *d);
+	/* Ends that several processes share (may be NULL): each message is
+	 * one sender's and one receiver's alone. begin_send runs before the
+	 * first byte of a message (it may wait until d, and sets the encoder
+	 * seq the stream goes on with); end_send after its last, or after the
+	 * send stopped (st, and how many bytes went). begin_recv runs before
+	 * each read while the end does not own the receiving side; end_recv
+	 * whenever a receive returns, which gives the side up if no message is
+	 * half read. The end_* return the call's status: st, or IPC_SYSTEM if
+	 * the side could not be given up (then no one can use it again). */
+	enum ipc_status (*begin_send)(struct ipc_channel *ch,
+				      const struct ipc_deadline *d);
+	enum ipc_status (*end_send)(struct ipc_channel *ch, enum ipc_status st,
+				    size_t written);
+	enum ipc_status (*begin_recv)(struct ipc_channel *ch,
+				      const struct ipc_deadline *d);
+	enum ipc_status (*end_recv)(struct ipc_channel *ch, enum ipc_status st);
+};
 
 struct ipc_channel {
 	const struct ipc_backend *backend;
@@ -75,6 +112,8 @@ struct ipc_channel {
 	 * polls rfd (receiving) or wfd (sending) where the mechanism has a
 	 * descriptor, else sleeps briefly between tries. */
 	const struct ipc_msg_ops *msg;
+	/* A mechanism that moves bytes itself, or NULL (see ipc_bytes_ops). */
+	const struct ipc_bytes_ops *bytes;
 	size_t msg_cap; /* the longest kernel message a receive takes */
 	uint32_t msg_largest; /* the longest frame payload the mechanism carries */
 	int msg_sends, msg_receives;

@@ -264,6 +264,8 @@ static void iov_advance(struct iovec **iov, int *n, size_t done)
 
 static ssize_t write_some(struct ipc_channel *ch, struct iovec *iov, int n)
 {
+	if (ch->bytes != NULL)
+		return ch->bytes->write_some(ch, iov, n);
 	if (ch->is_socket) {
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		ssize_t r;
@@ -278,6 +280,15 @@ static ssize_t write_some(struct ipc_channel *ch, struct iovec *iov, int n)
 		return r;
 	}
 	return sys_writev(ch->wfd, iov, n);
+}
+
+/* Waits on the end's descriptor, or the way its mechanism waits. */
+static enum ipc_status wait_ready(struct ipc_channel *ch, int fd, short events,
+				  const struct ipc_deadline *d)
+{
+	if (ch->bytes != NULL)
+		return ch->bytes->wait(ch, events, d);
+	return ipc_wait_fd(fd, events, d, &ch->err);
 }
 
 /* Writes all of iov, or says why not; *written counts what went out. */
@@ -296,7 +307,7 @@ static enum ipc_status write_all(struct ipc_channel *ch, struct iovec *iov,
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN) {
-			enum ipc_status st = ipc_wait_fd(ch->wfd, POLLOUT, d, &ch->err);
+			enum ipc_status st = wait_ready(ch, ch->wfd, POLLOUT, d);
 			if (st != IPC_OK)
 				return st;
 			continue;
@@ -345,6 +356,30 @@ void ipc_sigpipe_restore(struct ipc_sigpipe_guard *g, int raised)
 		sys_pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
 }
 
+/* Around each message on ends several processes share (ipc_bytes_ops). */
+static enum ipc_status begin_send(struct ipc_channel *ch,
+				  const struct ipc_deadline *d)
+{
+	if (ch->bytes == NULL || ch->bytes->begin_send == NULL)
+		return IPC_OK;
+	return ch->bytes->begin_send(ch, d);
+}
+
+static enum ipc_status end_send(struct ipc_channel *ch, enum ipc_status st,
+				size_t written)
+{
+	if (ch->bytes != NULL && ch->bytes->end_send != NULL)
+		return ch->bytes->end_send(ch, st, written);
+	return st;
+}
+
+/* A write(2) to a pipe or FIFO, which raises SIGPIPE when the reader is
+ * gone (sockets send with MSG_NOSIGNAL; a ring raises nothing). */
+static int writes_to_pipe(const struct ipc_channel *ch)
+{
+	return !ch->is_socket && ch->bytes == NULL;
+}
+
 static enum ipc_status send_frames(struct ipc_channel *ch, uint16_t type,
 				   const uint8_t *data, size_t len,
 				   const struct ipc_deadline *d, size_t *written,
@@ -385,11 +420,13 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 		return ch->send_stopped;
 	if (len > ch->max_message)
 		return IPC_TOO_BIG;
-	if (!ch->is_socket)
+	if ((st = begin_send(ch, &d)) != IPC_OK)
+		return st;
+	if (writes_to_pipe(ch))
 		ipc_sigpipe_block(&guard);
 	first_seq = ch->enc.seq;
 	st = send_frames(ch, type, data, len, &d, &written, &saw_epipe);
-	if (!ch->is_socket)
+	if (writes_to_pipe(ch))
 		ipc_sigpipe_restore(&guard, saw_epipe);
 	if (st != IPC_OK) {
 		/* Nothing of the message went out: the stream is intact and the
@@ -400,7 +437,7 @@ enum ipc_status ipc_send(struct ipc_channel *ch, uint16_t type,
 			ch->send_stopped = st == IPC_PEER_CLOSED ? IPC_PEER_CLOSED
 							   : IPC_BROKEN;
 	}
-	return st;
+	return end_send(ch, st, written);
 }
 
 enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
@@ -419,14 +456,16 @@ enum ipc_status ipc_send_encoded(struct ipc_channel *ch, const void *frames,
 		return IPC_INVALID;
 	if (ch->send_stopped != IPC_OK)
 		return ch->send_stopped;
-	if (!ch->is_socket)
+	if ((st = begin_send(ch, &d)) != IPC_OK)
+		return st;
+	if (writes_to_pipe(ch))
 		ipc_sigpipe_block(&guard);
 	st = write_all(ch, &iov, 1, &d, &written, &saw_epipe);
-	if (!ch->is_socket)
+	if (writes_to_pipe(ch))
 		ipc_sigpipe_restore(&guard, saw_epipe);
 	if (st != IPC_OK && written > 0)
 		ch->send_stopped = st == IPC_PEER_CLOSED ? IPC_PEER_CLOSED : IPC_BROKEN;
-	return st;
+	return end_send(ch, st, written);
 }
 
 enum ipc_status ipc_send_end(struct ipc_channel *ch, int timeout_ms)
@@ -478,6 +517,8 @@ enum ipc_status ipc_decode_buffered(struct ipc_channel *ch,
 
 static ssize_t read_some(struct ipc_channel *ch)
 {
+	if (ch->bytes != NULL)
+		return ch->bytes->read_some(ch, ch->rbuf, IPC_READ_CHUNK);
 	if (ch->read_some != NULL)
 		return ch->read_some(ch, ch->rbuf, IPC_READ_CHUNK);
 	return sys_read(ch->rfd, ch->rbuf, IPC_READ_CHUNK);
@@ -491,13 +532,27 @@ enum ipc_status ipc_end_of_stream(struct ipc_channel *ch)
 	return IPC_PEER_CLOSED;
 }
 
+static enum ipc_status recv_bytes(struct ipc_channel *ch, struct ipc_msg *msg,
+				  const struct ipc_deadline *d);
+
 enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 			 int timeout_ms)
 {
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
+	enum ipc_status st;
 
 	if (ch != NULL && ch->msg != NULL)
 		return ipc_msg_recv(ch, msg, timeout_ms);
+	st = recv_bytes(ch, msg, &d);
+	if (ch != NULL && ch->bytes != NULL && ch->bytes->end_recv != NULL)
+		st = ch->bytes->end_recv(ch, st);
+	return st;
+}
+
+/* Reads and decodes until a message is whole. */
+static enum ipc_status recv_bytes(struct ipc_channel *ch, struct ipc_msg *msg,
+				  const struct ipc_deadline *d)
+{
 	if (ch == NULL || ch->rfd < 0 || msg == NULL)
 		return IPC_INVALID;
 	if (ch->fault != IPCF_OK)
@@ -514,6 +569,9 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 			return st;
 		if (ch->eof)
 			return IPC_PEER_CLOSED;
+		if (ch->bytes != NULL && ch->bytes->begin_recv != NULL &&
+		    (st = ch->bytes->begin_recv(ch, d)) != IPC_OK)
+			return st;
 		r = read_some(ch);
 		if (r > 0) {
 			ch->rpos = 0;
@@ -530,7 +588,7 @@ enum ipc_status ipc_recv(struct ipc_channel *ch, struct ipc_msg *msg,
 			ch->err = errno;
 			return IPC_SYSTEM;
 		}
-		st = ipc_wait_fd(ch->rfd, POLLIN, &d, &ch->err);
+		st = wait_ready(ch, ch->rfd, POLLIN, d);
 		if (st != IPC_OK)
 			return st;
 	}
@@ -562,5 +620,13 @@ int ipc_channel_receives(const struct ipc_channel *ch)
 	return ch->msg != NULL ? ch->msg_receives : ch->rfd >= 0;
 }
 
-int ipc_channel_recv_fd(const struct ipc_channel *ch) { return ch->rfd; }
-int ipc_channel_send_fd(const struct ipc_channel *ch) { return ch->wfd; }
+/* A ring's descriptors are its link, which never says "data": none to poll. */
+int ipc_channel_recv_fd(const struct ipc_channel *ch)
+{
+	return ch->bytes != NULL ? -1 : ch->rfd;
+}
+
+int ipc_channel_send_fd(const struct ipc_channel *ch)
+{
+	return ch->bytes != NULL ? -1 : ch->wfd;
+}

@@ -130,10 +130,12 @@ static void add_run(struct run_list *l, const struct ipc_backend *b,
 }
 
 /* A plan of short transfers cannot touch a mechanism that moves whole
- * messages only (the seam gives it no short decision): nothing to run. */
+ * messages only (the seam gives it no short decision), nor one that moves
+ * bytes through shared memory (no transfer call at all): nothing to run. */
 static int plan_applies(const struct conf_plan *plan, const struct ipc_backend *b)
 {
-	return !(b->keeps_boundaries && plan->pattern == IPC_PATTERN_SHORT_BY_ONE);
+	return !((b->keeps_boundaries || b->shared_memory) &&
+		 plan->pattern == IPC_PATTERN_SHORT_BY_ONE);
 }
 
 /* The whole suite under each plan in turn; duplex backends both ways. */

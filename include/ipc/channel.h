@@ -13,7 +13,9 @@
  *  - addresses, for the named mechanisms, between unrelated processes:
  *    ipc_listen() + ipc_accept() on one side, ipc_connect() on the other.
  *    "fifo:PATH", "unix:PATH", "unix:@NAME" (abstract), "tcp:HOST:PORT",
- *    "unix-dgram:PATH", "unix-seqpacket:PATH" (and "...:@NAME").
+ *    "unix-dgram:PATH", "unix-seqpacket:PATH" (and "...:@NAME"),
+ *    "shm-ring:PATH" (or "@NAME": a shared-memory ring handed over a Unix
+ *    socket there).
  *
  * Descriptors are non-blocking and close-on-exec; a peer that went away is a
  * status, never a SIGPIPE death. A channel end is used by one thread at a
@@ -65,6 +67,9 @@ struct ipc_opts {
 				  system's default) */
 	long queue_msgsize;    /* posix-mq: mq_msgsize of a queue made (0: the
 				  system's default) */
+	size_t ring_size;      /* shm-ring, shm-mpmc-*: bytes of each ring, a
+				  power of two from 4 KiB to 256 MiB (0: 1 MiB);
+				  a listener's choice is what its peers get */
 };
 
 struct ipc_backend {
@@ -74,6 +79,12 @@ struct ipc_backend {
 	int keeps_boundaries;  /* a message mechanism: each frame travels as
 				  one kernel message, never cut, so no
 				  transfer is ever short */
+	int shared_memory;     /* bytes move through shared memory, not
+				  system calls: no transfer to cut short, and
+				  calls only to wait and to look at the peer */
+	int shared_ends;       /* copies of one end in several processes (after
+				  fork) may send, or receive, at once: each
+				  message stays whole and goes to one receiver */
 	/* Two connected ends: *a sends, *b receives (and the reverse if duplex). */
 	enum ipc_status (*pair)(const struct ipc_opts *o, struct ipc_channel **a,
 				struct ipc_channel **b);
