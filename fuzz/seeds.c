@@ -24,6 +24,7 @@
 #include "channel_driver.h"
 #include "fuzz_common.h"
 #include "mq_model_format.h"
+#include "sem_model_format.h"
 #include "signal_driver.h"
 
 #define SEED_MAX 4096u
@@ -49,7 +50,7 @@ static const char *const targets[] = {
 	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
 	"channel_sysv_msg", "channel_posix_mq", "channel_unix_dgram",
 	"channel_unix_seqpacket",
-	"mq_sysv_model", "mq_posix_model",
+	"mq_sysv_model", "mq_posix_model", "sem_model",
 	"signal_timing_pipe", "signal_timing_fifo", "signal_timing_unix_stream",
 	"signal_timing_tcp", "signal_timing_sysv_msg", "signal_timing_posix_mq",
 	"signal_timing_unix_dgram", "signal_timing_unix_seqpacket",
@@ -1236,6 +1237,314 @@ static void posix_model_seeds(void)
 	posix_mixed_seed(t, "mixed-10-of-300", SEED_MSG_MAX, 300, 2, 200);
 }
 
+/* ---- the semaphore model target ------------------------------------------ */
+
+/*
+ * sem_model seeds, one rule each: they assume semopm 500 (Linux's default)
+ * only where they say so; with another semopm the same bytes pass another
+ * number of operations.
+ */
+
+/* An operation as the input holds it: the sem_num byte (with its flag
+ * bits) and the sem_op byte. */
+struct sem_op_bytes {
+	uint8_t num;
+	uint8_t op;
+};
+
+#define NOW SMF_OP_NOWAIT
+#define UND SMF_OP_UNDO
+
+/* The sem_op byte of v: -3..3 directly, else its place in smf_far_ops. */
+static uint8_t sem_op_byte(int v)
+{
+	if (v >= -3 && v <= 3)
+		return smf_small_op(v);
+	for (unsigned i = 0; i < COUNT(smf_far_ops); i++)
+		if (smf_far_ops[i] == v)
+			return (uint8_t)(SMF_FAR_OP | i);
+	fail("a seed asks for a sem_op outside smf_far_ops",
+	     "pick -3..3 or a value of the table in fuzz/sem_model_format.h");
+}
+
+/* The sem_num byte of a number beyond every set, from smf_far_nums. */
+static uint8_t sem_far_num(unsigned num)
+{
+	for (unsigned i = 0; i < COUNT(smf_far_nums); i++)
+		if (smf_far_nums[i] == num)
+			return (uint8_t)(SMF_NUM_FAR | i);
+	fail("a seed asks for a sem_num outside smf_far_nums",
+	     "pick 0..7 or a value of the table in fuzz/sem_model_format.h");
+}
+
+static void sem_begin(struct buf *b, unsigned nsems)
+{
+	b->len = 0;
+	put_u8(b, (uint8_t)(nsems - 1));
+}
+
+static void sem_semop(struct buf *b, unsigned proc, enum smf_count count,
+		      const struct sem_op_bytes *ops, size_t n)
+{
+	put_u8(b, smf_semop_code(proc, (unsigned)n, count));
+	for (size_t i = 0; i < n; i++) {
+		put_u8(b, ops[i].num);
+		put_u8(b, ops[i].op);
+	}
+}
+
+/* OPS({num | flags, op}, ...): semop by proc of those operations, as read;
+ * OPS_N the same with another count. */
+#define OPS_N(b, proc, count, ...)                                            \
+	sem_semop(b, proc, count, (const struct sem_op_bytes[]){ __VA_ARGS__ }, \
+		  sizeof((const struct sem_op_bytes[]){ __VA_ARGS__ }) /      \
+			  sizeof(struct sem_op_bytes))
+#define OPS(b, proc, ...) OPS_N(b, proc, SMF_COUNT_AS_READ, __VA_ARGS__)
+#define OP(num, v) { (uint8_t)(num), sem_op_byte(v) }
+
+static void sem_setval(struct buf *b, int num, int value)
+{
+	put_u8(b, SMF_SETVAL);
+	put_u8(b, (uint8_t)(int8_t)num);
+	put_be16(b, (uint16_t)(value < 0 ? value + 0x10000 : value));
+}
+
+static void sem_getval(struct buf *b, int num)
+{
+	put_u8(b, SMF_READ | SMF_READ_GETVAL);
+	put_u8(b, (uint8_t)(int8_t)num);
+}
+
+static void sem_getall(struct buf *b)
+{
+	put_u8(b, SMF_READ);
+}
+
+/* proc 1..3 exits, 0: each of them; its thread ends (THREAD_ENDS) or it
+ * renews its undo list (RENEWED). */
+enum { RENEWED = 0, THREAD_ENDS = SMF_EXIT_THREAD };
+static void sem_exit(struct buf *b, unsigned proc, uint8_t how)
+{
+	put_u8(b, (uint8_t)(SMF_EXIT | proc << SMF_PROC_SHIFT | how));
+}
+
+/* Tokens taken one by one until none is left, by the target and by two
+ * other processes; the last takes wait (EAGAIN), with and without
+ * IPC_NOWAIT. */
+static void sem_take_all_seed(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 1);
+	sem_setval(&b, 0, 3);
+	for (int i = 0; i < 3; i++)
+		OPS(&b, 0, OP(NOW, -1));
+	OPS(&b, 0, OP(NOW, -1));
+	OPS(&b, 0, OP(0, -1));
+	sem_getval(&b, 0);
+	OPS(&b, 1, OP(0, 2));
+	OPS(&b, 2, OP(NOW, -1));
+	OPS(&b, 2, OP(0, -1));
+	OPS(&b, 2, OP(NOW, -1));
+	sem_getall(&b);
+	add(t, "take-all-tokens", &b);
+}
+
+/* SEM_UNDO in two processes, a take by the target, then the exits: the
+ * first undone below 0 (clamped), the second to 0; the first again after. */
+static void sem_undo_seeds(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 2);
+	OPS(&b, 1, OP(UND, 3), OP(1 | UND, 2));
+	OPS(&b, 2, OP(1 | UND, 1));
+	OPS(&b, 0, OP(0, -2));
+	sem_getall(&b);
+	sem_exit(&b, 1, THREAD_ENDS);
+	sem_exit(&b, 1, THREAD_ENDS);
+	OPS(&b, 1, OP(UND, 1));
+	sem_exit(&b, 0, THREAD_ENDS);
+	sem_getall(&b);
+	add(t, "undo-then-exit", &b);
+
+	/* The same, each exit by unshare. */
+	sem_begin(&b, 2);
+	OPS(&b, 1, OP(UND, 3), OP(1 | UND, 2));
+	OPS(&b, 2, OP(1 | UND, 1));
+	OPS(&b, 0, OP(0, -2));
+	sem_exit(&b, 1, RENEWED);
+	sem_exit(&b, 1, RENEWED);
+	OPS(&b, 1, OP(UND, 1));
+	sem_exit(&b, 0, RENEWED);
+	sem_getall(&b);
+	add(t, "undo-then-renew", &b);
+
+	sem_begin(&b, 1);
+	sem_setval(&b, 0, 32767);
+	OPS(&b, 3, OP(UND, -4));
+	OPS(&b, 0, OP(0, 3));
+	sem_exit(&b, 3, THREAD_ENDS);
+	sem_getval(&b, 0);
+	add(t, "undo-exit-clamps-at-semvmx", &b);
+
+	sem_begin(&b, 4);
+	OPS(&b, 1, OP(UND, 2), OP(3 | UND, 1));
+	OPS(&b, 2, OP(UND, 3));
+	OPS(&b, 0, OP(UND, 1));
+	sem_setval(&b, 0, 7);
+	sem_exit(&b, 0, RENEWED);
+	sem_getall(&b);
+	add(t, "setval-clears-undo", &b);
+}
+
+/* The value's end: sem_op past SEMVMX, SETVAL past it or below 0 (checked
+ * before the semaphore number), and the numbers beyond the set. */
+static void sem_range_seeds(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 3);
+	sem_setval(&b, 0, 32766);
+	OPS(&b, 0, OP(0, 3));
+	OPS(&b, 0, OP(0, 1));
+	OPS(&b, 0, OP(NOW, 1));
+	sem_setval(&b, 1, 32768);
+	sem_setval(&b, 1, -1);
+	sem_setval(&b, 5, 40000);
+	sem_setval(&b, 5, 1);
+	sem_setval(&b, -1, 0);
+	sem_getval(&b, 5);
+	sem_getval(&b, -128);
+	sem_getval(&b, 0);
+	add(t, "erange-at-semvmx", &b);
+
+	/* semadj past 32767 one way, past -32768 the other. */
+	sem_begin(&b, 2);
+	sem_setval(&b, 0, 32767);
+	OPS(&b, 0, OP(UND, -32767));
+	OPS(&b, 0, OP(0, 32767));
+	OPS(&b, 0, OP(UND, -1));
+	OPS(&b, 1, OP(1 | UND, 32767));
+	OPS(&b, 0, OP(1, -32767));
+	OPS(&b, 1, OP(1 | UND, 1));
+	OPS(&b, 1, OP(1 | UND, 1));
+	sem_exit(&b, 1, THREAD_ENDS);
+	sem_getall(&b);
+	add(t, "semadj-range", &b);
+}
+
+/* sem_op 0 passes on 0 and waits otherwise, and sees the operations
+ * before it in the same call. */
+static void sem_wait_for_zero_seed(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 2);
+	OPS(&b, 0, OP(0, 0));
+	sem_setval(&b, 0, 1);
+	OPS(&b, 0, OP(NOW, 0));
+	OPS(&b, 0, OP(0, 0));
+	OPS(&b, 2, OP(NOW, 0));
+	OPS(&b, 0, OP(0, -1), OP(NOW, 0));
+	OPS(&b, 0, OP(0, 0), OP(0, 1));
+	OPS(&b, 0, OP(1, 1), OP(1 | NOW, 0));
+	OPS(&b, 2, OP(0, -1), OP(0, 0));
+	sem_getall(&b);
+	add(t, "wait-for-zero", &b);
+}
+
+/* All or nothing: a later operation that waits or is out of range undoes
+ * the earlier ones, semadj included; also on one semaphore. */
+static void sem_atomic_seed(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 4);
+	sem_setval(&b, 0, 1);
+	OPS(&b, 0, OP(UND, -1), OP(1 | NOW, -1));
+	sem_setval(&b, 2, 32767);
+	OPS(&b, 1, OP(UND, 2), OP(3, 1), OP(2, 1));
+	sem_exit(&b, 1, RENEWED);
+	OPS(&b, 0, OP(0, -1), OP(1, 2));
+	OPS(&b, 0, OP(3, 1), OP(3, 1), OP(3, -3));
+	OPS(&b, 0, OP(1, -1), OP(2, -1), OP(0, 1), OP(1 | NOW, -2));
+	sem_getall(&b);
+	add(t, "multi-op-atomic-failure", &b);
+}
+
+/* The call's own errors: no operation (EINVAL), semopm operations (the
+ * most), semopm + 1 (E2BIG, before EFBIG), a number beyond the set
+ * (EFBIG, before the wait); and semopm undos in a process, undone. */
+static void sem_call_seed(const char *t)
+{
+	struct buf b;
+
+	sem_begin(&b, 2);
+	OPS_N(&b, 0, SMF_COUNT_NONE, OP(0, 1));
+	OPS_N(&b, 0, SMF_COUNT_SEMOPM, OP(0, 1), OP(1, 1));
+	OPS_N(&b, 0, SMF_COUNT_SEMOPM_PLUS_1, OP(0, -1), OP(sem_far_num(64), 1));
+	OPS(&b, 0, OP(NOW, -3), OP(sem_far_num(64), 1));
+	OPS(&b, 0, OP(0, 1), OP(sem_far_num(65535), 1));
+	OPS(&b, 0, OP(2, 1));
+	OPS_N(&b, 1, SMF_COUNT_SEMOPM, OP(1 | UND, 1));
+	sem_getall(&b);
+	sem_exit(&b, 1, THREAD_ENDS);
+	add(t, "call-limits", &b);
+}
+
+/* A deterministic mixture of every step, in a set of nsems. */
+static void sem_mixed_seed(const char *t, const char *name, unsigned nsems,
+			   uint32_t seed, int steps)
+{
+	struct buf b;
+	uint32_t x = seed;
+
+	sem_begin(&b, nsems);
+	for (int i = 0; i < steps; i++) {
+		x = x * 1103515245u + 12345u;
+		uint32_t r = x >> 8;
+		unsigned proc = (r >> 4) % 4;
+		uint8_t flags = (uint8_t)((r >> 6) % 4 == 0 ? UND : 0);
+
+		switch (r % 8) {
+		case 0: case 1: case 2: case 3:
+			OPS(&b, proc,
+			    OP(((r >> 9) % nsems) | flags, (int)((r >> 11) % 7) - 3),
+			    OP((r >> 14) % nsems, (int)((r >> 17) % 7) - 3));
+			break;
+		case 4:
+			sem_setval(&b, (int)((r >> 9) % nsems),
+				   (int)((r >> 12) % 5));
+			break;
+		case 5:
+			sem_getall(&b);
+			break;
+		case 6:
+			sem_getval(&b, (int)((r >> 9) % (nsems + 1)));
+			break;
+		default:
+			sem_exit(&b, 1 + (r >> 9) % 3,
+				 (r >> 12) % 2 ? THREAD_ENDS : RENEWED);
+		}
+	}
+	add(t, name, &b);
+}
+
+static void sem_model_seeds(void)
+{
+	const char *t = "sem_model";
+
+	sem_take_all_seed(t);
+	sem_undo_seeds(t);
+	sem_range_seeds(t);
+	sem_wait_for_zero_seed(t);
+	sem_atomic_seed(t);
+	sem_call_seed(t);
+	sem_mixed_seed(t, "mixed-3", 3, 1, 80);
+	sem_mixed_seed(t, "mixed-8", 8, 2, 120);
+}
+
 /* ---- writing and checking ------------------------------------------------ */
 
 static void generate(void)
@@ -1253,6 +1562,7 @@ static void generate(void)
 	channel_seeds("channel_unix_seqpacket", 0);
 	sysv_model_seeds();
 	posix_model_seeds();
+	sem_model_seeds();
 	signal_timing_seeds("signal_timing_pipe", 0);
 	signal_timing_seeds("signal_timing_fifo", 0);
 	signal_timing_seeds("signal_timing_unix_stream", CHF_ABSTRACT);

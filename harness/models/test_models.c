@@ -1,8 +1,9 @@
 /*
- * The message queue models on cases written by hand from the man pages:
- * msgsnd(2) and msgrcv(2) for the System V model, mq_send(3),
- * mq_receive(3), mq_getattr(3) and mq_overview(7) for the POSIX one. Each
- * test names the rule it holds the model to.
+ * The models on cases written by hand from the man pages: msgsnd(2) and
+ * msgrcv(2) for the System V queue model, mq_send(3), mq_receive(3),
+ * mq_getattr(3) and mq_overview(7) for the POSIX one, semop(2) and
+ * semctl(2) (and, where they leave it open, Linux's ipc/sem.c) for the
+ * semaphore set model. Each test names the rule it holds the model to.
  */
 /* cmocka.h needs these first. */
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include "posix_mq_model.h"
 #include "sysv_mq_model.h"
+#include "sysv_sem_model.h"
 
 #define MSGMAX 8192
 #define MSGMNB 16384
@@ -403,8 +405,211 @@ static void posix_getattr(void **state)
 	assert_int_equal(attr.mq_flags, 0);
 }
 
+/* ---- System V semaphore sets --------------------------------------------- */
+
+#define SEMVMX SYSV_SEM_MODEL_SEMVMX
+#define UNDO SEM_UNDO
+
+static struct sysv_sem_model ss;
+
+static int sem_setup(void **state)
+{
+	(void)state;
+	return sysv_sem_model_init(&ss, 4, 500);
+}
+
+/* One semop of up to four operations {num, op, flags}, by process proc. */
+static int semop_by(unsigned proc, size_t n, const struct sembuf *ops)
+{
+	return sysv_sem_model_semop(&ss, proc, ops, n);
+}
+
+#define SEMOP(proc, ...)                                                      \
+	semop_by(proc, sizeof((struct sembuf[]){ __VA_ARGS__ }) /             \
+			       sizeof(struct sembuf),                         \
+		 (struct sembuf[]){ __VA_ARGS__ })
+
+static void sem_values_are(int v0, int v1, int v2, int v3)
+{
+	unsigned short vals[4];
+
+	sysv_sem_model_getall(&ss, vals);
+	assert_int_equal(vals[0], v0);
+	assert_int_equal(vals[1], v1);
+	assert_int_equal(vals[2], v2);
+	assert_int_equal(vals[3], v3);
+}
+
+static void setval_ok(int num, int val)
+{
+	assert_int_equal(sysv_sem_model_setval(&ss, num, val), 0);
+}
+
+/* "The set of operations contained in sops is performed ... atomically":
+ * a later operation that cannot proceed leaves the earlier ones undone,
+ * their semadj included. */
+static void sem_operations_are_all_or_nothing(void **state)
+{
+	(void)state;
+	setval_ok(0, 1);
+	assert_int_equal(SEMOP(0, { 0, -1, UNDO }, { 1, -1, NOWAIT }), -EAGAIN);
+	sem_values_are(1, 0, 0, 0);
+	setval_ok(2, SEMVMX);
+	assert_int_equal(SEMOP(1, { 0, 2, UNDO }, { 3, 1, 0 }, { 2, 1, 0 }),
+			 -ERANGE);
+	sem_values_are(1, 0, SEMVMX, 0);
+	sysv_sem_model_exit(&ss, 1);
+	sem_values_are(1, 0, SEMVMX, 0);
+	assert_int_equal(SEMOP(0, { 0, -1, 0 }, { 1, 2, 0 }), 0);
+	sem_values_are(0, 2, SEMVMX, 0);
+}
+
+/* sem_op < 0 on too small a value, and sem_op 0 on a non-zero one, wait;
+ * with IPC_NOWAIT "the system call fails with errno set to EAGAIN (and
+ * none of the operations in sops is performed)". */
+static void sem_eagain_changes_nothing(void **state)
+{
+	(void)state;
+	setval_ok(1, 2);
+	assert_int_equal(SEMOP(0, { 1, -3, NOWAIT }), -EAGAIN);
+	assert_int_equal(SEMOP(0, { 1, -3, 0 }), SYSV_SEM_MODEL_WAITS);
+	assert_int_equal(SEMOP(0, { 1, 0, NOWAIT }), -EAGAIN);
+	sem_values_are(0, 2, 0, 0);
+	assert_int_equal(SEMOP(0, { 1, -2, NOWAIT }), 0);
+	sem_values_are(0, 0, 0, 0);
+}
+
+/* The operation that cannot proceed decides, by its own IPC_NOWAIT; and of
+ * a wait and an ERANGE, the one met first in the array. */
+static void sem_first_failure_decides(void **state)
+{
+	(void)state;
+	assert_int_equal(SEMOP(0, { 0, -1, 0 }, { 1, -1, NOWAIT }),
+			 SYSV_SEM_MODEL_WAITS);
+	assert_int_equal(SEMOP(0, { 0, -1, NOWAIT }, { 1, -1, 0 }), -EAGAIN);
+	setval_ok(1, SEMVMX);
+	assert_int_equal(SEMOP(0, { 0, -1, NOWAIT }, { 1, 1, 0 }), -EAGAIN);
+	assert_int_equal(SEMOP(0, { 1, 1, 0 }, { 0, -1, NOWAIT }), -ERANGE);
+}
+
+/* "sem_op + semval is greater than SEMVMX": ERANGE; SETVAL outside
+ * 0..SEMVMX too, and Linux checks the value before the semaphore number. */
+static void sem_erange_at_semvmx(void **state)
+{
+	(void)state;
+	setval_ok(0, SEMVMX - 1);
+	assert_int_equal(SEMOP(0, { 0, 2, 0 }), -ERANGE);
+	assert_int_equal(SEMOP(0, { 0, 1, 0 }), 0);
+	assert_int_equal(SEMOP(0, { 0, 1, NOWAIT }), -ERANGE);
+	assert_int_equal(sysv_sem_model_getval(&ss, 0), SEMVMX);
+	assert_int_equal(sysv_sem_model_setval(&ss, 0, SEMVMX + 1), -ERANGE);
+	assert_int_equal(sysv_sem_model_setval(&ss, 0, -1), -ERANGE);
+	assert_int_equal(sysv_sem_model_setval(&ss, 4, SEMVMX + 1), -ERANGE);
+	assert_int_equal(sysv_sem_model_setval(&ss, 4, 0), -EINVAL);
+	assert_int_equal(sysv_sem_model_setval(&ss, -1, 0), -EINVAL);
+	assert_int_equal(sysv_sem_model_getval(&ss, 4), -EINVAL);
+	assert_int_equal(sysv_sem_model_getval(&ss, 0), SEMVMX);
+}
+
+/* semadj is a short: an operation that would take it past -32768..32767
+ * is ERANGE, although the value itself would be fine. */
+static void sem_semadj_range_is_erange(void **state)
+{
+	(void)state;
+	setval_ok(0, SEMVMX);
+	assert_int_equal(SEMOP(0, { 0, -SEMVMX, UNDO }), 0);
+	assert_int_equal(SEMOP(0, { 0, SEMVMX, 0 }), 0);
+	assert_int_equal(SEMOP(0, { 0, -1, UNDO }), -ERANGE);
+	assert_int_equal(SEMOP(0, { 0, -1, 0 }), 0);
+	sem_values_are(SEMVMX - 1, 0, 0, 0);
+	/* The other way: -32768 is still a semadj, -32769 is not. */
+	setval_ok(1, 0);
+	assert_int_equal(SEMOP(1, { 1, SEMVMX, UNDO }), 0);
+	assert_int_equal(SEMOP(0, { 1, -SEMVMX, 0 }), 0);
+	assert_int_equal(SEMOP(1, { 1, 1, UNDO }), 0);
+	assert_int_equal(SEMOP(1, { 1, 1, UNDO }), -ERANGE);
+	sem_values_are(SEMVMX - 1, 1, 0, 0);
+}
+
+/* SEM_UNDO "will be automatically undone when the process terminates";
+ * Linux clamps the result to 0..SEMVMX. */
+static void sem_undo_applied_on_exit(void **state)
+{
+	(void)state;
+	assert_int_equal(SEMOP(1, { 0, 3, UNDO }, { 1, 2, UNDO }), 0);
+	assert_int_equal(SEMOP(2, { 1, 1, UNDO }), 0);
+	assert_int_equal(SEMOP(0, { 0, -2, 0 }), 0);
+	sem_values_are(1, 3, 0, 0);
+	sysv_sem_model_exit(&ss, 1);
+	sem_values_are(0, 1, 0, 0);
+	sysv_sem_model_exit(&ss, 1);
+	sem_values_are(0, 1, 0, 0);
+	/* Upwards: a take undone onto a value raised since. */
+	setval_ok(2, SEMVMX);
+	assert_int_equal(SEMOP(3, { 2, -5, UNDO }), 0);
+	assert_int_equal(SEMOP(0, { 2, 4, 0 }), 0);
+	sysv_sem_model_exit(&ss, 3);
+	sem_values_are(0, 1, SEMVMX, 0);
+	sysv_sem_model_exit(&ss, 2);
+	sem_values_are(0, 0, SEMVMX, 0);
+}
+
+/* "semadj values in all processes are cleared" for the semaphore SETVAL
+ * changes; the others' stay. */
+static void sem_setval_clears_undo(void **state)
+{
+	(void)state;
+	assert_int_equal(SEMOP(1, { 0, 2, UNDO }, { 3, 1, UNDO }), 0);
+	assert_int_equal(SEMOP(2, { 0, 3, UNDO }), 0);
+	assert_int_equal(SEMOP(0, { 0, 1, UNDO }), 0);
+	setval_ok(0, 7);
+	sysv_sem_model_exit(&ss, 1);
+	sysv_sem_model_exit(&ss, 2);
+	sem_values_are(7, 0, 0, 0);
+	sysv_sem_model_exit(&ss, 0);
+	sem_values_are(7, 0, 0, 0);
+}
+
+/* "If sem_op is zero, the process must have read permission ... this is a
+ * wait-for-zero operation": it passes on 0, waits otherwise, and sees the
+ * operations before it in the same call. */
+static void sem_wait_for_zero(void **state)
+{
+	(void)state;
+	assert_int_equal(SEMOP(0, { 0, 0, 0 }), 0);
+	setval_ok(0, 1);
+	assert_int_equal(SEMOP(0, { 0, 0, 0 }), SYSV_SEM_MODEL_WAITS);
+	assert_int_equal(SEMOP(0, { 0, 0, NOWAIT }), -EAGAIN);
+	assert_int_equal(SEMOP(0, { 0, -1, 0 }, { 0, 0, NOWAIT }), 0);
+	sem_values_are(0, 0, 0, 0);
+	assert_int_equal(SEMOP(0, { 0, 0, 0 }, { 0, 1, 0 }), 0);
+	assert_int_equal(SEMOP(0, { 1, 1, 0 }, { 1, 0, NOWAIT }), -EAGAIN);
+	sem_values_are(1, 0, 0, 0);
+}
+
+/* E2BIG (more than semopm operations) and EINVAL (none) come first, then
+ * EFBIG for any sem_num beyond the set, before any operation is tried. */
+static void sem_call_errors_come_first(void **state)
+{
+	struct sembuf many[501];
+
+	(void)state;
+	for (size_t i = 0; i < 501; i++)
+		many[i] = (struct sembuf){ (unsigned short)(i % 8), 1, 0 };
+	assert_int_equal(sysv_sem_model_semop(&ss, 0, many, 501), -E2BIG);
+	assert_int_equal(sysv_sem_model_semop(&ss, 0, many, 500), -EFBIG);
+	assert_int_equal(sysv_sem_model_semop(&ss, 0, many, 0), -EINVAL);
+	assert_int_equal(SEMOP(0, { 0, -1, NOWAIT }, { 4, 1, 0 }), -EFBIG);
+	assert_int_equal(SEMOP(0, { 0, 1, 0 }, { 65535, 1, 0 }), -EFBIG);
+	for (size_t i = 0; i < 500; i++)
+		many[i].sem_num = (unsigned short)(i % 4);
+	assert_int_equal(sysv_sem_model_semop(&ss, 0, many, 500), 0);
+	sem_values_are(125, 125, 125, 125);
+}
+
 #define SYSV(t) cmocka_unit_test_setup_teardown(t, sysv_setup, sysv_teardown)
 #define POSIX(t) cmocka_unit_test_setup_teardown(t, posix_setup, posix_teardown)
+#define SEM(t) cmocka_unit_test_setup(t, sem_setup)
 
 int main(void)
 {
@@ -429,6 +634,15 @@ int main(void)
 		POSIX(posix_receive_buffer_must_hold_msgsize),
 		POSIX(posix_full_and_empty),
 		POSIX(posix_getattr),
+		SEM(sem_operations_are_all_or_nothing),
+		SEM(sem_eagain_changes_nothing),
+		SEM(sem_first_failure_decides),
+		SEM(sem_erange_at_semvmx),
+		SEM(sem_semadj_range_is_erange),
+		SEM(sem_undo_applied_on_exit),
+		SEM(sem_setval_clears_undo),
+		SEM(sem_wait_for_zero),
+		SEM(sem_call_errors_come_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
