@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 
-from . import campaign, clean, fuzz, procs, project, repro, tools
+from . import campaign, clean, fuzz, procs, project, repro, stress, tools
 from .errors import Failure, UsageError
 
 FRAME_MODES = ("encode", "decode")
@@ -129,6 +129,9 @@ def build_parser():
     # harness/ipch-chan (rebuilt first when stale), which has its own --help.
     for direction, summary in CHAN_COMMANDS.items():
         commands.add_parser(direction, help=summary, add_help=False)
+    # Likewise stress: every argument but --preset goes to stress/ipch-stress.
+    commands.add_parser("stress", help="run the multiprocess stress scenarios",
+                        description=stress.describe(), add_help=False)
 
     seeds = commands.add_parser(
         "seeds", help="regenerate the committed seed corpora",
@@ -188,6 +191,9 @@ def main(argv):
         if command in CHAN_COMMANDS:
             # Everything after the command is ipch-chan's, --help included.
             return tools.chan(command, argv[1:])
+        if command == "stress":
+            # Everything but --preset is the harness's, --help included.
+            return stress.run(argv[1:])
         ours, extra = split_passthrough(argv)
         parser, subparsers = build_parser()
         args, unknown = parser.parse_known_args(ours)
