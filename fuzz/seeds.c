@@ -49,12 +49,13 @@ static const char *const targets[] = {
 	"frame_decode", "frame_roundtrip", "frame_chunks", "crc32c",
 	"channel_pipe", "channel_fifo", "channel_unix_stream", "channel_tcp",
 	"channel_sysv_msg", "channel_posix_mq", "channel_unix_dgram",
-	"channel_unix_seqpacket",
-	"mq_sysv_model", "mq_posix_model", "sem_model",
+	"channel_unix_seqpacket", "channel_shm_ring", "channel_shm_mpmc_sysv_sem",
+	"channel_shm_mpmc_posix_sem",
+	"mq_sysv_model", "mq_posix_model", "sem_model", "shm_ring_ops",
 	"signal_timing_pipe", "signal_timing_fifo", "signal_timing_unix_stream",
 	"signal_timing_tcp", "signal_timing_sysv_msg", "signal_timing_posix_mq",
 	"signal_timing_unix_dgram", "signal_timing_unix_seqpacket",
-	"sigqueue_order",
+	"signal_timing_shm_ring", "sigqueue_order",
 };
 
 static _Noreturn void fail(const char *what, const char *detail)
@@ -1545,6 +1546,51 @@ static void sem_model_seeds(void)
 	sem_mixed_seed(t, "mixed-8", 8, 2, 120);
 }
 
+/* ---- shm_ring_ops -------------------------------------------------------- */
+
+/* Setup byte: capacity 4 KiB << (bits 0-2 % 5), bit 3 producer and consumer
+ * at once, bit 4 the consumer a process (else a thread). Steps: an op byte
+ * (bit 7 the consumer's, bits 0-1 pieces - 1) and a size. */
+#define RING_CONSUMER 0x80
+
+static void ring_step(struct buf *b, uint8_t op, uint16_t size)
+{
+	put_u8(b, op);
+	put_be16(b, size);
+}
+
+static void ring_ops_seed(const char *name, uint8_t setup, const uint8_t *ops,
+			  const uint16_t *sizes, size_t n)
+{
+	struct buf b = { .len = 0 };
+
+	put_u8(&b, setup);
+	for (size_t i = 0; i < n; i++)
+		ring_step(&b, ops[i], sizes[i]);
+	add("shm_ring_ops", name, &b);
+}
+
+static void ring_ops_seeds(void)
+{
+	/* Fill a 4 KiB ring past full, drain it past empty, across the wrap. */
+	static const uint8_t fill_ops[] = {0, 1, RING_CONSUMER, 3, RING_CONSUMER, 0, RING_CONSUMER};
+	static const uint16_t fill_sizes[] = {3000, 2000, 1500, 4096, 9000, 1, 1};
+	/* Small steps that keep the ring neither empty nor full. */
+	static const uint8_t steady_ops[] = {0, 0, RING_CONSUMER, 1, RING_CONSUMER, 2, RING_CONSUMER};
+	static const uint16_t steady_sizes[] = {100, 50, 60, 70, 80, 90, 100};
+	/* At once: large writes through a small ring, small reads. */
+	static const uint8_t pair_ops[] = {0, RING_CONSUMER, 3, RING_CONSUMER, 0, 2};
+	static const uint16_t pair_sizes[] = {65535, 7, 40000, 65535, 12345, 65535};
+
+	ring_ops_seed("fill-drain-wrap", 0, fill_ops, fill_sizes, sizeof fill_ops);
+	ring_ops_seed("steady", 4, steady_ops, steady_sizes, sizeof steady_ops);
+	ring_ops_seed("thread-small-ring", 8, pair_ops, pair_sizes, sizeof pair_ops);
+	ring_ops_seed("thread-large-ring", 8 | 4, pair_ops, pair_sizes,
+		      sizeof pair_ops);
+	ring_ops_seed("process-small-ring", 0x10 | 8, pair_ops, pair_sizes,
+		      sizeof pair_ops);
+}
+
 /* ---- writing and checking ------------------------------------------------ */
 
 static void generate(void)
@@ -1560,9 +1606,13 @@ static void generate(void)
 	channel_seeds("channel_posix_mq", 0);
 	channel_seeds("channel_unix_dgram", 0);
 	channel_seeds("channel_unix_seqpacket", 0);
+	channel_seeds("channel_shm_ring", 0);
+	channel_seeds("channel_shm_mpmc_sysv_sem", 0);
+	channel_seeds("channel_shm_mpmc_posix_sem", 0);
 	sysv_model_seeds();
 	posix_model_seeds();
 	sem_model_seeds();
+	ring_ops_seeds();
 	signal_timing_seeds("signal_timing_pipe", 0);
 	signal_timing_seeds("signal_timing_fifo", 0);
 	signal_timing_seeds("signal_timing_unix_stream", CHF_ABSTRACT);
@@ -1571,6 +1621,7 @@ static void generate(void)
 	signal_timing_seeds("signal_timing_posix_mq", 0);
 	signal_timing_seeds("signal_timing_unix_dgram", 0);
 	signal_timing_seeds("signal_timing_unix_seqpacket", 0);
+	signal_timing_seeds("signal_timing_shm_ring", 0);
 	sigqueue_seeds();
 }
 

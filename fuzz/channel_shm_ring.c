@@ -1,0 +1,4 @@
+/* channel_shm_ring: the channel fuzz driver over two shared-memory rings in a sealed memfd. */
+#include "channel_driver.h"
+
+const char channel_fuzz_backend[] = "shm-ring";
