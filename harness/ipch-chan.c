@@ -33,9 +33,10 @@
 
 static const char usage_text[] =
 	"usage: ipch send ADDRESS --type T [--max-message N] [--listen] [--timeout S]\n"
-	"                 [--msgtype N] [FILE...]\n"
+	"                 [--msgtype N] [--ring-size N] [FILE...]\n"
 	"       ipch recv ADDRESS [--count N] [--save DIR] [--listen] [--timeout S]\n"
 	"                 [--max-message N] [--msgtype N] [--queue-depth N] [--queue-msgsize N]\n"
+	"                 [--ring-size N]\n"
 	"\n"
 	"send  sends each FILE as one message of type T (1..65535), in order; standard\n"
 	"      input when no FILE is given or for '-'.\n"
@@ -62,12 +63,15 @@ static const char usage_text[] =
 	"recv --listen on posix-mq: the queue it makes holds --queue-depth N messages\n"
 	"      of --queue-msgsize N bytes (default: the system's; at most\n"
 	"      /proc/sys/fs/mqueue/msg_max and msgsize_max)\n"
+	"--listen on shm-ring: --ring-size N  bytes of each of the two rings it hands\n"
+	"      the peer, a power of two from 4K to 256M (default 1M)\n"
 	"\n"
 	"ADDRESS is fifo:PATH, unix:PATH, unix:@NAME (abstract), tcp:HOST:PORT,\n"
 	"sysv-msg:KEY (a number, or ftok:PATH:ID with ID 1..255), posix-mq:/NAME,\n"
-	"unix-dgram:PATH or unix-dgram:@NAME, unix-seqpacket:PATH or unix-seqpacket:@NAME.\n"
+	"unix-dgram:PATH or unix-dgram:@NAME, unix-seqpacket:PATH or unix-seqpacket:@NAME,\n"
+	"shm-ring:PATH or shm-ring:@NAME (a shared-memory ring handed over a Unix socket).\n"
 	"With --listen, tcp:HOST:0 binds a free port ('listening on tcp:127.0.0.1:PORT'),\n"
-	"a bare unix: (unix-dgram:, unix-seqpacket:) or unix:@ a fresh socket file or\n"
+	"a bare unix: (unix-dgram:, unix-seqpacket:, shm-ring:) or unix:@ a fresh socket file or\n"
 	"abstract name, and sysv-msg:new or posix-mq:new a fresh key or queue name.\n"
 	"FIFOs and queues carry one way: the --listen side receives (it makes the FIFO\n"
 	"or queue, and removes the queue when it ends) and starts first; the other\n"
@@ -78,7 +82,7 @@ static const char usage_text[] =
 
 static const char *const known_schemes[] = {
 	"fifo", "unix", "tcp", "sysv-msg", "posix-mq", "unix-dgram", "unix-seqpacket",
-	NULL,
+	"shm-ring", NULL,
 };
 
 struct options {
@@ -95,6 +99,7 @@ struct options {
 	uint64_t count;       /* 0: until the peer closes */
 	long msg_type;        /* sysv-msg: 0 for the default */
 	long queue_depth, queue_msgsize; /* posix-mq: 0 for the defaults */
+	size_t ring_size;     /* shm-ring: 0 for the default */
 	const char *save_dir;
 	char **files;
 	int nfiles;
@@ -372,6 +377,13 @@ static void check_queue_options(const struct options *o)
 
 	if (o->msg_type != 0 && !scheme_is(o, "sysv-msg"))
 		usage_error("--msgtype is for sysv-msg: addresses, not %s", o->address);
+	if (o->ring_size != 0 && (!scheme_is(o, "shm-ring") || !o->listen))
+		usage_error("--ring-size is for the --listen side of a shm-ring: "
+			    "address, which makes the rings (the other side maps "
+			    "what it is handed)");
+	if (o->ring_size & (o->ring_size - 1))
+		usage_error("--ring-size %zu is not a power of two: give 4K, 8K, "
+			    "..., 1M, ..., 256M", o->ring_size);
 	if (o->queue_depth == 0 && o->queue_msgsize == 0)
 		return;
 	if (!scheme_is(o, "posix-mq") || !o->listen)
@@ -391,7 +403,8 @@ static void check_queue_options(const struct options *o)
 
 enum { OPT_TYPE = 't', OPT_MAX_MESSAGE = 'm', OPT_LISTEN = 'l',
        OPT_TIMEOUT = 'w', OPT_COUNT = 'c', OPT_SAVE = 's', OPT_HELP = 'h',
-       OPT_MSGTYPE = 'y', OPT_QUEUE_DEPTH = 'd', OPT_QUEUE_MSGSIZE = 'z' };
+       OPT_MSGTYPE = 'y', OPT_QUEUE_DEPTH = 'd', OPT_QUEUE_MSGSIZE = 'z',
+       OPT_RING_SIZE = 'r' };
 
 static void only_for(const struct options *o, int sending, const char *opt)
 {
@@ -412,6 +425,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"msgtype", required_argument, NULL, OPT_MSGTYPE},
 		{"queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH},
 		{"queue-msgsize", required_argument, NULL, OPT_QUEUE_MSGSIZE},
+		{"ring-size", required_argument, NULL, OPT_RING_SIZE},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -455,6 +469,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 			only_for(o, 0, "--queue-depth");
 			o->queue_depth = (long)cli_parse_number("--queue-depth", optarg,
 								1, LONG_MAX, 0, usage_error);
+			break;
+		case OPT_RING_SIZE:
+			o->ring_size = (size_t)cli_parse_number("--ring-size", optarg,
+							4096, 256u << 20, 1, usage_error);
 			break;
 		case OPT_QUEUE_MSGSIZE:
 			only_for(o, 0, "--queue-msgsize");
@@ -559,6 +577,14 @@ static const char *status_hint(const struct options *o, enum ipc_status st,
 
 	switch (st) {
 	case IPC_REFUSED:
+		if (scheme_is(o, "shm-ring") && (err == EPERM || err == EPROTO)) {
+			snprintf(buf, len, "the listener handed over a region this "
+				 "side will not map (%s): it could shrink it, or it "
+				 "is not the ring announced; is an ipch shm-ring "
+				 "listener there?", err == EPERM ? "not sealed"
+								: "not a shm-ring's");
+			return buf;
+		}
 		snprintf(buf, len, "nothing listens there (or the listener refused "
 			 "this user): start 'ipch %s %s --listen' first%s", peer,
 			 o->address, or_listen_here(o));
@@ -604,6 +630,8 @@ static const char *address_forms(const char *scheme)
 		return "unix-dgram:PATH or unix-dgram:@NAME";
 	if (strcmp(scheme, "unix-seqpacket") == 0)
 		return "unix-seqpacket:PATH or unix-seqpacket:@NAME";
+	if (strcmp(scheme, "shm-ring") == 0)
+		return "shm-ring:PATH or shm-ring:@NAME";
 	if (strcmp(scheme, "sysv-msg") == 0)
 		return "sysv-msg:KEY, KEY a number (0x4950002a, 1234: not 0) or "
 		       "ftok:PATH:ID with an existing PATH and ID 1..255; with "
@@ -713,6 +741,7 @@ static struct ipc_channel *open_channel(const struct options *o)
 		.msg_type = o->msg_type,
 		.queue_depth = o->queue_depth,
 		.queue_msgsize = o->queue_msgsize,
+		.ring_size = o->ring_size,
 	};
 	struct ipc_channel *ch;
 	int usable;

@@ -31,6 +31,8 @@ FORMS = [
     ("unix path", "unix", True, lambda d: f"unix:{d}/sock"),
     ("unix abstract", "unix", True, lambda d: f"unix:@ipch-test{d}"),
     ("tcp", "tcp", True, lambda d: "tcp:127.0.0.1:0"),
+    ("shm-ring path", "shm-ring", True, lambda d: f"shm-ring:{d}/ring"),
+    ("shm-ring abstract", "shm-ring", True, lambda d: f"shm-ring:@ipch-test{d}-ring"),
 ]
 
 
@@ -137,6 +139,13 @@ def fresh_names(s):
     for address in ("unix:", "unix:@"):
         form = (f"'{address}'", "unix", True, lambda d, a=address: a)
         transfer_case(s, form, [1, 64 * KIB + 1], "recv")
+
+
+def ring_sizes(s):
+    """A small ring carries large messages; the size is the listener's."""
+    form = FORMS[4]
+    transfer_case(s, form, [1, 300 * KIB, 0], "recv", recv_extra=("--ring-size", "4K"))
+    transfer_case(s, form, [5, 2 * 1024 * KIB], "send", send_extra=("--ring-size", "8K"))
 
 
 def socket_form(s, case):
@@ -324,6 +333,11 @@ def bad_usage(s):
         ["recv", address, "--max-message", "1073741825"],
         ["recv", address, "--timeout", "soon"], ["recv", address, "--timeout", "-1"],
         ["recv", address, "--bogus"], ["recv", address, "--timeout"], ["frob"], [],
+        ["recv", address, "--listen", "--ring-size", "8K"],
+        ["recv", f"shm-ring:{d}/r", "--ring-size", "8K"],
+        ["recv", f"shm-ring:{d}/r", "--listen", "--ring-size", "5000"],
+        ["recv", f"shm-ring:{d}/r", "--listen", "--ring-size", "2K"],
+        ["recv", f"shm-ring:{d}/r", "--listen", "--ring-size", "512M"],
     ]
     for args in usage:
         got = Proc(s.direct_chan + args).result(s.timeout)
@@ -346,6 +360,7 @@ def main():
     print(f"test_chan_cli: address forms carried: {' '.join(sorted(s.forms)) or 'none'}")
     every_form(s, s.slow)
     fresh_names(s)
+    ring_sizes(s)
     standard_input(s)
     counts(s)
     message_limits(s, s.slow)
