@@ -11,6 +11,7 @@
 #include "channel_impl.h"
 #include "msan.h"
 #include "ipc/registry.h"
+#include "names.h"
 #include "sys.h"
 
 int ipc_mq_limits(struct ipc_mq_limits *out)
@@ -32,33 +33,12 @@ int ipc_mq_limits(struct ipc_mq_limits *out)
 
 int ipc_mq_fresh_name(char *out, size_t len)
 {
-	static uint32_t counter;
-	struct timespec ts;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	n = snprintf(out, len, "%s%ld.%08x%04x", IPC_MQ_NAME_PREFIX, (long)sys_getpid(),
-		     (uint32_t)ts.tv_nsec * 2654435761u, ++counter & 0xFFFFu);
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_fresh_name(IPC_MQ_NAME_PREFIX, out, len);
 }
 
 int ipc_mq_check_name(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (name[0] != '/' || len < 2 || strchr(name + 1, '/') != NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (len > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_check_posix_name(name, NAME_MAX - 1);
 }
 
 static long smaller(long a, long b) { return a < b ? a : b; }

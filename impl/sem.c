@@ -13,6 +13,7 @@
 #include "msan.h"
 #include "ipc/registry.h"
 #include "ipc/sysv_msg.h" /* IPC_SYSV_KEY_PREFIX */
+#include "names.h"
 #include "sys.h"
 
 /* The largest value of a System V semaphore (SEMVMX, not exported to
@@ -208,36 +209,24 @@ int ipc_sysv_sem_create(key_t key, int nsems, const unsigned short *values)
 	return -1;
 }
 
-/* Random bits for a key, as for queues: IPC_EXCL keeps a taken key from
- * being used, these only make a collision rare. */
-static uint32_t key_bits(void)
-{
-	struct timespec ts;
-	static uint32_t counter;
+struct new_set {
+	int nsems;
+	const unsigned short *values;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)sys_getpid() * 40503u ^
-	       ++counter * 97u;
+static int create_set(key_t key, const void *arg)
+{
+	const struct new_set *set = arg;
+
+	return ipc_sysv_sem_create(key, set->nsems, set->values);
 }
 
 int ipc_sysv_sem_create_keyed(key_t *key, int nsems,
 			      const unsigned short *values)
 {
-	for (int tries = 0; tries < 64; tries++) {
-		key_t k = (key_t)(IPC_SYSV_KEY_PREFIX | (key_bits() & ~IPC_SYSV_KEY_MASK));
-		int id;
+	struct new_set set = {nsems, values};
 
-		if (k == IPC_PRIVATE)
-			continue;
-		id = ipc_sysv_sem_create(k, nsems, values);
-		if (id >= 0 || errno != EEXIST) {
-			if (id >= 0)
-				*key = k;
-			return id;
-		}
-	}
-	errno = EEXIST;
-	return -1;
+	return ipc_create_with_fresh_key(key, create_set, &set);
 }
 
 /* IPC_STAT, with what the kernel wrote marked as set. */
@@ -482,35 +471,14 @@ pid_t ipc_sysv_sem_last_pid(int id, int num)
 
 int ipc_posix_sem_fresh_name(char *out, size_t len)
 {
-	static uint32_t counter;
-	struct timespec ts;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	n = snprintf(out, len, "%s%ld.%08x%04x", IPC_SEM_NAME_PREFIX, (long)sys_getpid(),
-		     (uint32_t)ts.tv_nsec * 2654435761u, ++counter & 0xFFFFu);
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_fresh_name(IPC_SEM_NAME_PREFIX, out, len);
 }
 
 /* "/name", one component: glibc makes it the file /dev/shm/sem.name, so
  * four bytes of NAME_MAX go to "sem.". */
 static int check_name(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (name[0] != '/' || len < 2 || strchr(name + 1, '/') != NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (len - 1 + 4 > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_check_posix_name(name, NAME_MAX - 4);
 }
 
 sem_t *ipc_posix_sem_create(const char *name, unsigned value)

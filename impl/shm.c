@@ -14,6 +14,7 @@
 #include "msan.h"
 #include "ipc/registry.h"
 #include "ipc/sysv_msg.h"
+#include "names.h"
 #include "sys.h"
 
 /* The header spells the seals as a number, so that it needs no fcntl.h. */
@@ -225,37 +226,16 @@ int ipc_sysv_shm_create(key_t key, size_t size)
 	return id;
 }
 
-/* Random bits for a key, as sysv_msg.c's: IPC_EXCL keeps a taken key from
- * being used, these only make a collision rare. */
-static uint32_t key_bits(void)
+static int create_segment(key_t key, const void *size)
 {
-	struct timespec ts;
-	static uint32_t counter;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)sys_getpid() * 40503u ^
-	       ++counter * 97u;
+	return ipc_sysv_shm_create(key, *(const size_t *)size);
 }
 
 int ipc_sysv_shm_create_keyed(key_t *key, size_t size)
 {
 	if (ipc_shm_check_size(IPC_SHM_SYSV, size) != 0)
 		return -1;
-	for (int tries = 0; tries < 64; tries++) {
-		key_t k = (key_t)(IPC_SYSV_KEY_PREFIX | (key_bits() & ~IPC_SYSV_KEY_MASK));
-		int id;
-
-		if (k == IPC_PRIVATE)
-			continue;
-		id = ipc_sysv_shm_create(k, size);
-		if (id >= 0 || errno != EEXIST) {
-			if (id >= 0)
-				*key = k;
-			return id;
-		}
-	}
-	errno = EEXIST;
-	return -1;
+	return ipc_create_with_fresh_key(key, create_segment, &size);
 }
 
 /* Asking for read and write, as ipc_sysv_msg_open: another user's 0600
@@ -373,36 +353,14 @@ static int map_fd(enum ipc_shm_kind kind, int fd, size_t size,
 
 int ipc_posix_shm_fresh_name(char *out, size_t len)
 {
-	static uint32_t counter;
-	struct timespec ts;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	n = snprintf(out, len, "%s%ld.%08x%04x", IPC_SHM_NAME_PREFIX,
-		     (long)sys_getpid(), (uint32_t)ts.tv_nsec * 2654435761u,
-		     ++counter & 0xFFFFu);
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_fresh_name(IPC_SHM_NAME_PREFIX, out, len);
 }
 
 /* One name under /dev/shm: "/" and at least one more character, no other
  * "/", and short enough for struct ipc_shm's name. */
 static int check_name(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (name[0] != '/' || len < 2 || strchr(name + 1, '/') != NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (len >= sizeof ((struct ipc_shm *)0)->name || len > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
+	return ipc_check_posix_name(name, sizeof ((struct ipc_shm *)0)->name - 2);
 }
 
 /* Undoes a creation that failed after shm_open, keeping errno. */

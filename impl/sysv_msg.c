@@ -12,6 +12,7 @@
 #include "channel_impl.h"
 #include "msan.h"
 #include "ipc/registry.h"
+#include "names.h"
 #include "sys.h"
 
 /* Messages up to this size are built on the stack. */
@@ -46,35 +47,15 @@ int ipc_sysv_msg_create(key_t key)
 	return id;
 }
 
-/* Random bits for a key: not for secrecy (IPC_EXCL keeps a taken key from
- * being used), only to make a collision rare. */
-static uint32_t key_bits(void)
+static int create_queue(key_t key, const void *unused)
 {
-	struct timespec ts;
-	static uint32_t counter;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)sys_getpid() * 40503u ^
-	       ++counter * 97u;
+	(void)unused;
+	return ipc_sysv_msg_create(key);
 }
 
 int ipc_sysv_msg_create_keyed(key_t *key)
 {
-	for (int tries = 0; tries < 64; tries++) {
-		key_t k = (key_t)(IPC_SYSV_KEY_PREFIX | (key_bits() & ~IPC_SYSV_KEY_MASK));
-		int id;
-
-		if (k == IPC_PRIVATE)
-			continue;
-		id = ipc_sysv_msg_create(k);
-		if (id >= 0 || errno != EEXIST) {
-			if (id >= 0)
-				*key = k;
-			return id;
-		}
-	}
-	errno = EEXIST;
-	return -1;
+	return ipc_create_with_fresh_key(key, create_queue, NULL);
 }
 
 /* msgget with no mode bits asks for no permission, and so finds another
