@@ -188,6 +188,9 @@ void ipc_pause_briefly(const struct ipc_deadline *d);
 int ipc_private_dir(char *out, size_t len);
 int ipc_remove_private_dir(const char *dir);
 
+/* A /proc/sys file's one line, newline included, into text (at most cap
+ * - 1 bytes, then a NUL); -1 with errno if it cannot be read whole (EIO). */
+int ipc_read_proc_line(const char *path, char *text, size_t cap);
 /* A non-negative number from a /proc/sys file; -1 with errno if it cannot
  * be read (EIO if it is not a number). */
 int ipc_read_proc_long(const char *path, long *out);

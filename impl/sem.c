@@ -99,23 +99,10 @@ int ipc_sysv_sem_limits(struct ipc_sysv_sem_limits *out)
 {
 	unsigned long v[4];
 	char text[128];
-	ssize_t r;
-	int fd;
 
-	do
-		fd = sys_open("/proc/sys/kernel/sem", O_RDONLY | O_CLOEXEC, 0);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
+	if (ipc_read_proc_line("/proc/sys/kernel/sem", text, sizeof text) != 0)
 		return -1;
-	do
-		r = sys_pread(fd, text, sizeof text - 1, 0);
-	while (r < 0 && errno == EINTR);
-	ipc_close_quietly(fd);
-	if (r < 0)
-		return -1;
-	text[r] = '\0';
-	if (r == 0 || text[r - 1] != '\n' ||
-	    sscanf(text, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4) {
+	if (sscanf(text, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]) != 4) {
 		errno = EIO;
 		return -1;
 	}

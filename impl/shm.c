@@ -35,28 +35,12 @@ static int read_proc_size(const char *path, size_t *out)
 {
 	char text[32], *end;
 	unsigned long long v;
-	ssize_t r;
-	int fd;
 
-	do
-		fd = sys_open(path, O_RDONLY | O_CLOEXEC, 0);
-	while (fd < 0 && errno == EINTR);
-	if (fd < 0)
+	if (ipc_read_proc_line(path, text, sizeof text) != 0)
 		return -1;
-	do
-		r = sys_pread(fd, text, sizeof text - 1, 0);
-	while (r < 0 && errno == EINTR);
-	ipc_close_quietly(fd);
-	if (r < 0)
-		return -1;
-	if (r == 0 || text[r - 1] != '\n' || text[0] < '0' || text[0] > '9') {
-		errno = EIO;
-		return -1;
-	}
-	text[r] = '\0';
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (end == text || *end != '\n') {
+	if (text[0] < '0' || text[0] > '9' || end == text || *end != '\n') {
 		errno = EIO;
 		return -1;
 	}

@@ -111,14 +111,12 @@ int ipc_remove_private_dir(const char *dir)
 	return 0;
 }
 
-/* A /proc/sys number comes whole from one read at offset 0, ending in a
+/* A /proc/sys file comes whole from one read at offset 0, ending in a
  * newline (a read at another offset finds nothing, so pieces cannot be
  * joined): anything else is EIO. */
-int ipc_read_proc_long(const char *path, long *out)
+int ipc_read_proc_line(const char *path, char *text, size_t cap)
 {
-	char text[32];
 	ssize_t r;
-	char *end;
 	int fd;
 
 	do
@@ -127,7 +125,7 @@ int ipc_read_proc_long(const char *path, long *out)
 	if (fd < 0)
 		return -1;
 	do
-		r = sys_pread(fd, text, sizeof text - 1, 0);
+		r = sys_pread(fd, text, cap - 1, 0);
 	while (r < 0 && errno == EINTR);
 	ipc_close_quietly(fd);
 	if (r < 0)
@@ -137,6 +135,16 @@ int ipc_read_proc_long(const char *path, long *out)
 		return -1;
 	}
 	text[r] = '\0';
+	return 0;
+}
+
+int ipc_read_proc_long(const char *path, long *out)
+{
+	char text[32];
+	char *end;
+
+	if (ipc_read_proc_line(path, text, sizeof text) != 0)
+		return -1;
 	errno = 0;
 	*out = strtol(text, &end, 10);
 	if (end == text || errno != 0 || *out < 0) {
