@@ -205,26 +205,20 @@ static void ring_end_close(struct ipc_channel *ch)
 	ch->extra = NULL;
 }
 
-/* An end over a mapped region and a link (both its own from here: on
- * failure they are released). which: the ring it writes. */
-static struct ipc_channel *ring_end_new(const struct ipc_opts *o,
-					struct ipc_shm *region, size_t capacity,
-					int which, int link)
+/* A channel end of backend b over region and a link (rfd or wfd, the other
+ * -1), with e its extra if usable; else, or if the end cannot be made,
+ * NULL, the region, the link and e released. */
+static struct ipc_channel *end_over(const struct ipc_backend *b,
+				    const struct ipc_opts *o,
+				    struct ipc_shm *region, void *e, int usable,
+				    int rfd, int wfd)
 {
-	struct ring_end *e = calloc(1, sizeof *e);
 	struct ipc_channel *ch = NULL;
 
-	if (e != NULL) {
-		e->region = *region;
-		e->out = ring_at(region, which, capacity);
-		e->in = ring_at(region, !which, capacity);
-		if (e->out != NULL && e->in != NULL)
-			ch = ipc_stream_new(&ipc_backend_shm_ring, o, link, link, 1);
-		else
-			ipc_close_quietly(link);
-	} else {
-		ipc_close_quietly(link);
-	}
+	if (e != NULL && usable)
+		ch = ipc_stream_new(b, o, rfd, wfd, 1);
+	else
+		ipc_close_quietly(rfd >= 0 ? rfd : wfd);
 	if (ch == NULL) {
 		int err = errno;
 
@@ -233,8 +227,29 @@ static struct ipc_channel *ring_end_new(const struct ipc_opts *o,
 		errno = err;
 		return NULL;
 	}
-	ch->bytes = &ring_bytes;
 	ch->extra = e;
+	return ch;
+}
+
+/* An end over a mapped region and a link (both its own from here: on
+ * failure they are released). which: the ring it writes. */
+static struct ipc_channel *ring_end_new(const struct ipc_opts *o,
+					struct ipc_shm *region, size_t capacity,
+					int which, int link)
+{
+	struct ring_end *e = calloc(1, sizeof *e);
+	struct ipc_channel *ch;
+
+	if (e != NULL) {
+		e->region = *region;
+		e->out = ring_at(region, which, capacity);
+		e->in = ring_at(region, !which, capacity);
+	}
+	ch = end_over(&ipc_backend_shm_ring, o, region, e,
+		      e != NULL && e->out != NULL && e->in != NULL, link, link);
+	if (ch == NULL)
+		return NULL;
+	ch->bytes = &ring_bytes;
 	ch->on_close = ring_end_close;
 	return ch;
 }
@@ -801,8 +816,8 @@ static struct ipc_channel *mpmc_end_new(const struct ipc_backend *b,
 					int sends, int link)
 {
 	struct mpmc_end *e = calloc(1, sizeof *e);
-	struct ipc_channel *ch = NULL;
 	struct ipc_ring *ring = NULL;
+	struct ipc_channel *ch;
 
 	if (e != NULL) {
 		e->ring.region = *region;
@@ -811,25 +826,16 @@ static struct ipc_channel *mpmc_end_new(const struct ipc_backend *b,
 		e->sem_ids[1] = e->shared->recv_lock.semid;
 		ring = ipc_ring_attach((char *)region->addr + mpmc_header_span(),
 				       ring_span(capacity));
+		if (sends)
+			e->ring.out = ring;
+		else
+			e->ring.in = ring;
 	}
-	if (ring != NULL)
-		ch = ipc_stream_new(b, o, sends ? -1 : link, sends ? link : -1, 1);
-	else
-		ipc_close_quietly(link);
-	if (ch == NULL) {
-		int err = errno;
-
-		ipc_shm_unmap(region);
-		free(e);
-		errno = err;
+	ch = end_over(b, o, region, e, ring != NULL, sends ? -1 : link,
+		      sends ? link : -1);
+	if (ch == NULL)
 		return NULL;
-	}
-	if (sends)
-		e->ring.out = ring;
-	else
-		e->ring.in = ring;
 	ch->bytes = &mpmc_bytes;
-	ch->extra = e;
 	ch->on_close = mpmc_end_close;
 	return ch;
 }
