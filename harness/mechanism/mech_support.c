@@ -522,3 +522,39 @@ void mech_duplex_session(const void *address)
 	ipc_channel_close(b);
 	ipc_listener_close(l);
 }
+
+void mech_proc_text(pid_t pid, const char *file, char *out, size_t len)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(out, 1, len - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+}
+
+/* After the last ')': the name in parentheses may hold any character. */
+char mech_proc_state(pid_t pid)
+{
+	char text[512], *paren;
+
+	mech_proc_text(pid, "stat", text, sizeof text);
+	paren = strrchr(text, ')');
+	return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
+}
+
+int mech_wait_flag(const int *flag, unsigned seconds)
+{
+	long long end = mech_now_ms() + (long long)mech_seconds(seconds) * 1000;
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (mech_now_ms() >= end)
+			return 0;
+		mech_nap_ms(2);
+	}
+	return 1;
+}

@@ -133,6 +133,14 @@ void mech_fail_each_call(void (*run)(const void *arg), const void *arg,
  * each step only if the one before worked. */
 void mech_duplex_session(const void *address);
 
+/* Up to len - 1 bytes of /proc/<pid>/<file>; "" if it cannot be read. */
+void mech_proc_text(pid_t pid, const char *file, char *out, size_t len);
+/* The state letter of /proc/<pid>/stat ('S' asleep, ...), '?' if none. */
+char mech_proc_state(pid_t pid);
+/* Waits up to `seconds` (scaled) for *flag, set by a child in shared
+ * memory: 1 once set, 0 at the deadline. */
+int mech_wait_flag(const int *flag, unsigned seconds);
+
 /* Whether the seam logged a call of that name since its plan was last
  * cleared. */
 int mech_seam_logged(const char *call);

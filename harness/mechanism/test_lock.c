@@ -108,19 +108,6 @@ static int under_tsan(void)
 #endif
 }
 
-/* Waits up to `seconds` (scaled) for *flag to be set. */
-static int wait_flag(const int *flag, unsigned seconds)
-{
-	long long end = mech_now_ms() + (long long)mech_seconds(seconds) * 1000;
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (mech_now_ms() >= end)
-			return 0;
-		mech_nap_ms(2);
-	}
-	return 1;
-}
-
 static void set_flag(int *flag, int value)
 {
 	__atomic_store_n(flag, value, __ATOMIC_RELEASE);
@@ -177,7 +164,7 @@ static void kill_mutex_holder(struct shared *sh)
 	assert_int_equal(ipc_robust_mutex_init(&sh->m), 0);
 	pid = mech_fork(child_dies_holding_mutex, sh, 30);
 
-	if (!wait_flag(&sh->holding, 10))
+	if (!mech_wait_flag(&sh->holding, 10))
 		fail_msg("the child never took the mutex");
 	kill_and_reap(pid);
 }
@@ -423,7 +410,7 @@ static int child_holds_until_let_go(void *arg)
 	if (ipc_lock_acquire(&sh->lock, mech_seconds(10) * 1000) != IPC_LOCK_TAKEN)
 		return 1;
 	set_flag(&sh->holding, 1);
-	if (!wait_flag(&sh->let_go, 20))
+	if (!mech_wait_flag(&sh->let_go, 20))
 		return 2;
 	return ipc_lock_release(&sh->lock) == 0 ? 0 : 3;
 }
@@ -438,7 +425,7 @@ static void lock_times_out_while_held(struct shared *sh, enum ipc_lock_kind kind
 
 	assert_int_equal(ipc_lock_init(&sh->lock, kind), 0);
 	pid = mech_fork(child_holds_until_let_go, sh, 30);
-	if (!wait_flag(&sh->holding, 10))
+	if (!mech_wait_flag(&sh->holding, 10))
 		fail_msg("the child never took the lock");
 	start = mech_now_ms();
 	expect_lock(ipc_lock_acquire(&sh->lock, 100), IPC_LOCK_TIMED_OUT);
@@ -495,7 +482,7 @@ static pid_t kill_lock_holder(struct fixture *f)
 
 	set_flag(&f->sh->holding, 0);
 	pid = mech_fork(child_dies_holding_lock, f, 30);
-	if (!wait_flag(&f->sh->holding, 10))
+	if (!mech_wait_flag(&f->sh->holding, 10))
 		fail_msg("the child never took the lock");
 	kill_and_reap(pid);
 	return pid;

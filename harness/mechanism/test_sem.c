@@ -200,31 +200,6 @@ static struct ipc_sysv_sem_stat stat_of(int id)
 	return st;
 }
 
-/* Up to len - 1 bytes of a /proc file; "" if it cannot be read. */
-static void proc_text(pid_t pid, const char *file, char *out, size_t len)
-{
-	char path[64];
-	size_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-	if ((f = fopen(path, "r")) != NULL) {
-		n = fread(out, 1, len - 1, f);
-		fclose(f);
-	}
-	out[n] = '\0';
-}
-
-/* The state letter of /proc/<pid>/stat: after the last ')' of the name. */
-static char proc_state(pid_t pid)
-{
-	char text[512], *paren;
-
-	proc_text(pid, "stat", text, sizeof text);
-	paren = strrchr(text, ')');
-	return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
-}
-
 /*
  * Waits until the child sleeps in semop on semaphore num of the set: the
  * kernel counts it among the waiters for an increase (or for zero), its
@@ -241,27 +216,14 @@ static void wait_in_semop(pid_t pid, int id, int num, int for_zero)
 	do {
 		count = for_zero ? ipc_sysv_sem_waiting_for_zero(id, num)
 				 : ipc_sysv_sem_waiting_for_increase(id, num);
-		proc_text(pid, "wchan", wchan, sizeof wchan);
-		if (count == 1 && proc_state(pid) == 'S' &&
+		mech_proc_text(pid, "wchan", wchan, sizeof wchan);
+		if (count == 1 && mech_proc_state(pid) == 'S' &&
 		    (strstr(wchan, "sem") != NULL || strcmp(wchan, "0") == 0))
 			return;
 		mech_nap_ms(2);
 	} while (mech_now_ms() < end);
 	fail_msg("child %d never slept in semop (count %d, state %c, wchan '%s')",
-		 (int)pid, count, proc_state(pid), wchan);
-}
-
-/* Waits up to `seconds` (scaled) for a child to set *flag. */
-static int wait_flag(const int *flag, unsigned seconds)
-{
-	long long end = mech_now_ms() + (long long)mech_seconds(seconds) * 1000;
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (mech_now_ms() >= end)
-			return 0;
-		mech_nap_ms(2);
-	}
-	return 1;
+		 (int)pid, count, mech_proc_state(pid), wchan);
 }
 
 /* SIGKILL for a child of mech_fork, which must die of it. */
@@ -478,7 +440,7 @@ static void interrupt_sleeper(struct fixture *f, int restart)
 	pid = mech_fork(child_makes_semop, &c, 30);
 	wait_in_semop(pid, c.id, 0, 0);
 	assert_int_equal(kill(pid, SIGUSR1), 0);
-	returned = wait_flag(&f->report->done, 10);
+	returned = mech_wait_flag(&f->report->done, 10);
 	if (!returned)
 		expect_result(ipc_sysv_sem_op(c.id, &post, 1, -1), IPC_SEM_DONE);
 	mech_reap(pid, 30);
@@ -531,7 +493,7 @@ static void sem_undo_gives_back_what_a_killed_child_took(void **state)
 	c.ops[0] = (struct sembuf){0, -2, SEM_UNDO};
 	c.ops[1] = (struct sembuf){1, -2, 0};
 	pid = mech_fork(child_takes_and_waits, &c, 30);
-	if (!wait_flag(&f->report->done, 10))
+	if (!mech_wait_flag(&f->report->done, 10))
 		fail_msg("the child never took its tokens");
 	expect_values(c.id, (const unsigned short[]){1, 1}, 2);
 	kill_and_reap(pid);

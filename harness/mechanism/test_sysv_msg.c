@@ -193,31 +193,6 @@ static size_t proc_number(const char *path)
 	return v;
 }
 
-/* Up to len - 1 bytes of a /proc file; "" if it cannot be read. */
-static void proc_text(pid_t pid, const char *file, char *out, size_t len)
-{
-	char path[64];
-	size_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-	if ((f = fopen(path, "r")) != NULL) {
-		n = fread(out, 1, len - 1, f);
-		fclose(f);
-	}
-	out[n] = '\0';
-}
-
-/* The state letter of /proc/<pid>/stat: after the last ')' of the name. */
-static char proc_state(pid_t pid)
-{
-	char text[512], *paren;
-
-	proc_text(pid, "stat", text, sizeof text);
-	paren = strrchr(text, ')');
-	return paren != NULL && paren[1] == ' ' ? paren[2] : '?';
-}
-
 /*
  * Waits until the child sleeps in msgrcv: its state is S and its wait
  * channel is msgrcv's (where the kernel hides wait channels, "0", the state
@@ -229,27 +204,14 @@ static void wait_in_msgrcv(pid_t pid)
 	char wchan[128];
 
 	do {
-		proc_text(pid, "wchan", wchan, sizeof wchan);
-		if (proc_state(pid) == 'S' &&
+		mech_proc_text(pid, "wchan", wchan, sizeof wchan);
+		if (mech_proc_state(pid) == 'S' &&
 		    (strstr(wchan, "msgrcv") != NULL || strcmp(wchan, "0") == 0))
 			return;
 		mech_nap_ms(2);
 	} while (mech_now_ms() < end);
 	fail_msg("child %d never slept in msgrcv (state %c, wchan '%s')",
-		 (int)pid, proc_state(pid), wchan);
-}
-
-/* Waits up to `seconds` (scaled) for a child to set *flag. */
-static int wait_flag(const int *flag, unsigned seconds)
-{
-	long long end = mech_now_ms() + (long long)mech_seconds(seconds) * 1000;
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-		if (mech_now_ms() >= end)
-			return 0;
-		mech_nap_ms(2);
-	}
-	return 1;
+		 (int)pid, mech_proc_state(pid), wchan);
 }
 
 /* ---- the three selector rules -------------------------------------------- */
@@ -512,7 +474,7 @@ static void interrupt_blocked_receiver(struct fixture *f, int restart)
 
 	wait_in_msgrcv(pid);
 	assert_int_equal(kill(pid, SIGUSR1), 0);
-	returned = wait_flag(&f->report->done, 10);
+	returned = mech_wait_flag(&f->report->done, 10);
 	if (!returned)
 		send_tagged(f->q, 1, 0);
 	mech_reap(pid, 30);
