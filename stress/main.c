@@ -73,11 +73,11 @@ static void list(void)
 {
 	printf("scenarios:\n");
 	for (size_t i = 0; i < stress_nscenarios; i++)
-		printf("  %-22s %s\n", stress_scenarios[i].name,
+		printf("  %-26s %s\n", stress_scenarios[i].name,
 		       stress_scenarios[i].summary);
 	printf("broken variants (ipch stress --variant NAME):\n");
 	for (size_t i = 0; i < stress_nvariants; i++)
-		printf("  %-22s %s: %s; must report %s\n", stress_variants[i].name,
+		printf("  %-26s %s: %s; must report %s\n", stress_variants[i].name,
 		       stress_variants[i].scenario, stress_variants[i].summary,
 		       stress_variants[i].violation);
 }

@@ -20,7 +20,7 @@ void stress_report_header(const struct stress_options *o)
 	printf("%d %s per scenario, %.4g s each%s\n", o->procs,
 	       o->threads ? "threads" : "processes", o->seconds,
 	       o->kill_rate > 0 ? ", with kills" : "");
-	printf("%-22s %5s %10s %9s %10s %6s\n", "scenario", "procs", "ops/s",
+	printf("%-26s %5s %10s %9s %10s %6s\n", "scenario", "procs", "ops/s",
 	       "checks", "violations", "kills");
 	fflush(stdout);
 }
@@ -29,13 +29,15 @@ void stress_report_row(const struct stress_run *run)
 {
 	double secs = run->elapsed > 0 ? run->elapsed : 1;
 
-	printf("%-22s %5d %10.0f %9" PRIu64 " %10u %6zu\n", run->scn->name,
+	printf("%-26s %5d %10.0f %9" PRIu64 " %10u %6zu\n", run->scn->name,
 	       run->nworkers, (double)run->ops / secs,
 	       (uint64_t)atomic_load(&run->board->checks), stress_violations(run),
 	       run->nkills);
 	if (run->deferred)
 		printf("  (%zu kill attempts found their worker in a phase the"
 		       " scenario keeps kills out of, and chose again)\n", run->deferred);
+	if (run->note[0])
+		printf("  (%s)\n", run->note);
 	fflush(stdout);
 }
 

@@ -23,7 +23,23 @@
 	S("robust-mutex", robust_setup, robust_op, robust_check, robust_teardown, \
 	  "a + b == constant in two steps; holders killed inside, the next repairs from the journal") \
 	S("sem-init", seminit_setup, seminit_op, seminit_check, seminit_teardown, \
-	  "keyed sets made with a slow initialisation, opened by key: no set used before its values")
+	  "keyed sets made with a slow initialisation, opened by key: no set used before its values") \
+	S("channel-pipe", channel_setup_pipe, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-fifo", channel_setup_fifo, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-tcp", channel_setup_tcp, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-unix-stream", channel_setup_unix_stream, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-sysv-msg", channel_setup_sysv_msg, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-unix-dgram", channel_setup_unix_dgram, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-unix-seqpacket", channel_setup_unix_seqpacket, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-posix-mq", channel_setup_posix_mq, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-shm-ring", channel_setup_shm_ring, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-shm-mpmc-sysv-sem", channel_setup_shm_mpmc_sysv_sem, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY) \
+	S("channel-shm-mpmc-posix-sem", channel_setup_shm_mpmc_posix_sem, channel_op, channel_check, channel_teardown, CHANNEL_SUMMARY)
+
+/* The channel-<backend> scenarios (scn_channel.c), one per backend of
+ * ipc_backends[]. */
+#define CHANNEL_SUMMARY \
+	"senders and receivers over the backend: each message once, whole, in its sender's order"
 
 /* Deliberate bugs, in ipch-stress-broken only: the variant, the scenario it
  * breaks, the violation that must follow, and the bug. */
@@ -39,7 +55,9 @@
 	V("rw-no-version-check", "rw-region", "TORN-READ", \
 	  "readers accept any copy, whatever the version said") \
 	V("lock-never-released", "counter-robust-mutex", "DEADLOCK", \
-	  "one worker keeps the lock and sleeps: the watchdog's case")
+	  "one worker keeps the lock and sleeps: the watchdog's case") \
+	V("ring-no-release-order", "channel-shm-ring", "TORN", \
+	  "the ring publishes its tail before it copies the bytes (IPC_RING_BROKEN_ORDER)")
 
 #define STRESS_DECLARE(name, setup, op, check, teardown, summary) \
 	int setup(struct stress_run *run); \

@@ -87,6 +87,10 @@ struct stress_board {
 	_Atomic uint64_t checks;
 	_Atomic unsigned nviolations;
 	_Atomic int checking;        /* 1 while the end checks run */
+	/* Per group of a grouped scenario (stress_run.group_of): set before
+	 * the supervisor kills any member, cleared once the group is made
+	 * again; a member that finds it set expects its channel to break. */
+	_Atomic int group_dying[STRESS_MAX_WORKERS];
 	struct stress_violation violations[STRESS_MAX_VIOLATIONS];
 	struct stress_slot slots[STRESS_MAX_WORKERS];
 };
@@ -100,6 +104,7 @@ struct stress_kill {
 };
 
 struct stress_scenario;
+struct stress_worker;
 
 /* One run of one scenario. */
 struct stress_run {
@@ -116,6 +121,24 @@ struct stress_run {
 	/* Set by setup: */
 	unsigned no_kill_phases;     /* the supervisor defers kills in these */
 	bool self_kills;             /* workers may SIGKILL themselves */
+	double stop_grace;           /* seconds workers get to stop (0: 5) */
+	/* Optional, set by setup too:
+	 *  - stopping(run): in the supervisor, right after it sets the stop
+	 *    flag and before it waits for the workers (e.g. to close its
+	 *    copies of channel ends, so that receivers see the end);
+	 *  - stopped(w): a worker's last call, once its loop has ended (e.g. a
+	 *    receiver draining its channel), in its own process or thread;
+	 *  - group_of(run, w): workers that live and die together (the ends of
+	 *    one channel), a group number below STRESS_MAX_WORKERS, or -1. A
+	 *    kill of ours of one member kills the others too; once all are
+	 *    reaped the supervisor calls regroup(run, group), which makes the
+	 *    group's shared objects again (0, or -1 after printing why), and
+	 *    respawns them all. Process mode only. */
+	void (*stopping)(struct stress_run *run);
+	void (*stopped)(struct stress_worker *w);
+	int (*group_of)(const struct stress_run *run, int worker);
+	int (*regroup)(struct stress_run *run, int group);
+	char note[160];              /* a line the report prints under the row */
 	/* The supervisor's records: */
 	struct stress_kill kills[STRESS_MAX_KILLS];
 	size_t nkills;               /* recorded (and counted beyond the array) */

@@ -37,6 +37,7 @@ struct crew {
 	struct stress_run *run;
 	pid_t pids[STRESS_MAX_WORKERS];      /* 0 once reaped */
 	bool killing[STRESS_MAX_WORKERS];    /* a kill of ours is on its way */
+	bool replacing[STRESS_MAX_WORKERS];  /* a group being killed and remade */
 	pthread_t threads[STRESS_MAX_WORKERS];
 	struct stress_worker tworkers[STRESS_MAX_WORKERS];
 	uint64_t rng;                        /* the kill schedule's */
@@ -72,6 +73,8 @@ static void worker_loop(struct stress_worker *w)
 		if (w->run->scn->op(w) == STRESS_OP_DONE)
 			atomic_fetch_add_explicit(&w->slot->ops, 1, memory_order_relaxed);
 	}
+	if (w->run->stopped)
+		w->run->stopped(w);
 	stress_phase(w, STRESS_STOPPED);
 }
 
@@ -190,18 +193,31 @@ static void record_kill(struct crew *c, int index, bool self)
 	run->nkills++;
 }
 
+static int group_of(const struct stress_run *run, int index)
+{
+	return run->group_of ? run->group_of(run, index) : -1;
+}
+
 /* One dead worker: a kill (ours, or the scenario's own) is recorded and the
- * worker respawned; any other end before the stop is a violation. */
+ * worker respawned, or its group replaced (replace_groups); any other end
+ * before the stop is a violation. */
 static void bury(struct crew *c, int index, int status, bool stopping)
 {
 	struct stress_run *run = c->run;
 	struct stress_slot *slot = &run->board->slots[index];
 	bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	int group = group_of(run, index);
 	char how[96];
 
 	c->pids[index] = 0;
 	if (sigkill && (c->killing[index] || run->self_kills)) {
 		record_kill(c, index, !c->killing[index]);
+		if (group >= 0) {
+			/* Set already if the kill was ours (try_kill). */
+			atomic_store(&run->board->group_dying[group], 1);
+			c->replacing[group] = true;
+			return;
+		}
 		if (!stopping && spawn(c, index, atomic_load(&slot->incarnation) + 1) != 0)
 			stress_check(run, false, "RESPAWN-FAILED",
 				     "worker %d could not be started again", index);
@@ -216,6 +232,8 @@ static void bury(struct crew *c, int index, int status, bool stopping)
 		     stress_phase_name(atomic_load(&slot->phase)));
 }
 
+static void replace_groups(struct crew *c, bool stopping);
+
 static int reap(struct crew *c, bool stopping)
 {
 	int reaped = 0;
@@ -229,6 +247,8 @@ static int reap(struct crew *c, bool stopping)
 			bury(c, index, status, stopping);
 		reaped++;
 	}
+	if (c->run->group_of)
+		replace_groups(c, stopping);
 	return reaped;
 }
 
@@ -256,6 +276,7 @@ enum kill_try { KILLED, GUARDED, NOT_THERE };
 static enum kill_try try_kill(struct crew *c, int index)
 {
 	struct stress_slot *slot = &c->run->board->slots[index];
+	int group;
 
 	if (c->pids[index] == 0 || c->killing[index])
 		return NOT_THERE;
@@ -265,9 +286,59 @@ static enum kill_try try_kill(struct crew *c, int index)
 		return GUARDED;
 	}
 	c->killing[index] = true;
+	/* Before the kill: a member that sees the channel break then finds
+	 * its group dying, and does not call it a failure. */
+	group = group_of(c->run, index);
+	if (group >= 0) {
+		atomic_store(&c->run->board->group_dying[group], 1);
+		c->replacing[group] = true;
+	}
 	kill(c->pids[index], SIGKILL);
 	c->run->killed_by_us++;
 	return KILLED;
+}
+
+/*
+ * A group with a member killed loses all of them: the others are killed
+ * too (through try_kill, so a guarded phase defers them to a later tick),
+ * and once every member is reaped the scenario remakes the group's objects
+ * and the members start again, each in its next incarnation. After the
+ * stop a dead group stays dead.
+ */
+static void replace_groups(struct crew *c, bool stopping)
+{
+	struct stress_run *run = c->run;
+
+	for (int g = 0; g < run->nworkers; g++) {
+		bool all_dead = true;
+
+		if (!c->replacing[g])
+			continue;
+		for (int i = 0; i < run->nworkers; i++) {
+			if (group_of(run, i) != g || c->pids[i] == 0)
+				continue;
+			all_dead = false;
+			if (!c->killing[i] && try_kill(c, i) == GUARDED)
+				run->deferred++;
+		}
+		if (!all_dead || stopping)
+			continue;
+		c->replacing[g] = false;
+		if (run->regroup(run, g) != 0) {
+			stress_check(run, false, "RESPAWN-FAILED",
+				     "group %d could not be made again", g);
+			continue;
+		}
+		atomic_store(&run->board->group_dying[g], 0);
+		for (int i = 0; i < run->nworkers; i++) {
+			struct stress_slot *slot = &run->board->slots[i];
+
+			if (group_of(run, i) == g &&
+			    spawn(c, i, atomic_load(&slot->incarnation) + 1) != 0)
+				stress_check(run, false, "RESPAWN-FAILED",
+					     "worker %d could not be started again", i);
+		}
+	}
 }
 
 /* A kill of a random worker, tried again on other random workers while
@@ -495,12 +566,33 @@ static void kill_all(struct crew *c)
 	}
 }
 
-/* Stop flag; the workers have STOP_GRACE_S to see it. */
+static double stop_grace(const struct stress_run *run)
+{
+	return run->stop_grace > 0 ? run->stop_grace : STOP_GRACE_S;
+}
+
+static void set_stop(struct stress_run *run)
+{
+	atomic_store(&run->board->stop, 1);
+	if (run->stopping)
+		run->stopping(run);
+}
+
+static void report_late(struct crew *c)
+{
+	char why[96];
+
+	snprintf(why, sizeof why, "a worker did not stop within %.0f s of the deadline",
+		 stop_grace(c->run));
+	report_deadlock(c, why);
+}
+
+/* Stop flag; the workers have stop_grace() to see it. */
 static void stop_processes(struct crew *c)
 {
-	double deadline = stress_now() + STOP_GRACE_S;
+	double deadline = stress_now() + stop_grace(c->run);
 
-	atomic_store(&c->run->board->stop, 1);
+	set_stop(c->run);
 	if (c->deadlocked) {
 		kill_all(c);
 		return;
@@ -510,7 +602,7 @@ static void stop_processes(struct crew *c)
 			stress_sleep_us(TICK_US);
 	}
 	if (alive(c)) {
-		report_deadlock(c, "a worker did not stop within 5 s of the deadline");
+		report_late(c);
 		kill_all(c);
 	}
 }
@@ -526,14 +618,14 @@ static bool threads_stopped(const struct stress_run *run)
 static void stop_threads(struct crew *c)
 {
 	struct stress_run *run = c->run;
-	double deadline = stress_now() + STOP_GRACE_S;
+	double deadline = stress_now() + stop_grace(run);
 
-	atomic_store(&run->board->stop, 1);
+	set_stop(run);
 	while (!threads_stopped(run) && stress_now() < deadline)
 		stress_sleep_us(TICK_US);
 	if (!threads_stopped(run)) {
 		if (!c->deadlocked)
-			report_deadlock(c, "a worker did not stop within 5 s of the deadline");
+			report_late(c);
 		/* A thread cannot be killed alone: the process exits after the
 		 * report, its kernel objects removed by teardown first. */
 		run->abandoned = true;
