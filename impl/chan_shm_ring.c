@@ -90,13 +90,14 @@ static int format_region(const struct ipc_shm *r, size_t capacity)
 
 /* ---- the byte mover ------------------------------------------------------ */
 
-/* The other side is gone: every copy of its link end is closed. A query,
- * through ppoll like the message core's, which the fault seam never fails. */
+/* The end's link: its one descriptor, whichever way the end goes. */
 static int link_of(const struct ipc_channel *ch)
 {
 	return ch->rfd >= 0 ? ch->rfd : ch->wfd;
 }
 
+/* The other side is gone: every copy of its link end is closed. A query,
+ * through ppoll like the message core's, which the fault seam never fails. */
 static int peer_gone(struct ipc_channel *ch)
 {
 	struct pollfd p = {.fd = link_of(ch), .events = POLLIN};
@@ -116,8 +117,9 @@ static ssize_t ring_write_some(struct ipc_channel *ch, const struct iovec *iov,
 	struct ring_end *e = end_of(ch);
 	size_t done;
 
-	/* The receiver can only have gone while it did not read: look when
-	 * the ring is empty (nothing read is left to show it) or full. */
+	/* Look at the link only when the ring is empty (the receiver took
+	 * everything: it may have gone since) or full, never in between: a
+	 * ring that drains shows its receiver at work. */
 	if (ipc_ring_readable(e->out) == 0 && peer_gone(ch)) {
 		errno = EPIPE;
 		return -1;
