@@ -42,7 +42,7 @@
 #include "fuzz_common.h"
 
 #define LARGEST (64u * 1024u)
-#define MOST_BYTES (256u << 10) /* a concurrent input moves at most this */
+#define MOST_BYTES (64u << 10) /* a concurrent input moves at most this */
 #define WATCHDOG_S 10
 #define SLICE_MS 2000
 
