@@ -558,3 +558,15 @@ int mech_wait_flag(const int *flag, unsigned seconds)
 	}
 	return 1;
 }
+
+void mech_kill_and_reap(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	mech_child_reaped(pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("child %d did not die of SIGKILL (status 0x%x)", (int)pid,
+			 status);
+}

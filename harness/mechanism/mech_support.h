@@ -51,6 +51,8 @@ pid_t mech_fork(int (*fn)(void *arg), void *arg, unsigned seconds);
 /* Waits for the child up to `seconds` (scaled), killing it after that;
  * fails the test unless it exited with status 0. */
 void mech_reap(pid_t pid, unsigned seconds);
+/* SIGKILL for a child of mech_fork, which must die of it: reaped here. */
+void mech_kill_and_reap(pid_t pid);
 /* A child of mech_fork that the code under test reaped (a waitpid of its
  * own): the teardown no longer kills and reaps it. */
 void mech_child_reaped(pid_t pid);

@@ -113,19 +113,6 @@ static void set_flag(int *flag, int value)
 	__atomic_store_n(flag, value, __ATOMIC_RELEASE);
 }
 
-/* SIGKILL for a child of mech_fork, which must die of it. */
-static void kill_and_reap(pid_t pid)
-{
-	int status;
-
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	mech_child_reaped(pid);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		fail_msg("child %d did not die of SIGKILL (status 0x%x)", (int)pid,
-			 status);
-}
-
 static void expect_errno_value(int got, int want, const char *what)
 {
 	if (got != want)
@@ -166,7 +153,7 @@ static void kill_mutex_holder(struct shared *sh)
 
 	if (!mech_wait_flag(&sh->holding, 10))
 		fail_msg("the child never took the mutex");
-	kill_and_reap(pid);
+	mech_kill_and_reap(pid);
 }
 
 /* Step 0 of the report: the result of a lock, unlocked again if taken. */
@@ -484,7 +471,7 @@ static pid_t kill_lock_holder(struct fixture *f)
 	pid = mech_fork(child_dies_holding_lock, f, 30);
 	if (!mech_wait_flag(&f->sh->holding, 10))
 		fail_msg("the child never took the lock");
-	kill_and_reap(pid);
+	mech_kill_and_reap(pid);
 	return pid;
 }
 

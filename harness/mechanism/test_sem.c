@@ -226,19 +226,6 @@ static void wait_in_semop(pid_t pid, int id, int num, int for_zero)
 		 (int)pid, count, mech_proc_state(pid), wchan);
 }
 
-/* SIGKILL for a child of mech_fork, which must die of it. */
-static void kill_and_reap(pid_t pid)
-{
-	int status;
-
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	mech_child_reaped(pid);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		fail_msg("child %d did not die of SIGKILL (status 0x%x)", (int)pid,
-			 status);
-}
-
 /* ---- children ------------------------------------------------------------ */
 
 /* A child making one semop: step 0 its result and errno, step 1 how many
@@ -496,7 +483,7 @@ static void sem_undo_gives_back_what_a_killed_child_took(void **state)
 	if (!mech_wait_flag(&f->report->done, 10))
 		fail_msg("the child never took its tokens");
 	expect_values(c.id, (const unsigned short[]){1, 1}, 2);
-	kill_and_reap(pid);
+	mech_kill_and_reap(pid);
 	expect_values(c.id, (const unsigned short[]){3, 1}, 2);
 }
 
