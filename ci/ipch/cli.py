@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 
-from . import campaign, clean, fuzz, procs, project, repro, stress, tools
+from . import campaign, clean, corpus, fuzz, procs, project, repro, stress, tools
 from .errors import Failure, UsageError
 
 FRAME_MODES = ("encode", "decode")
@@ -104,6 +104,31 @@ def build_parser():
                     help="afterwards, merge the inputs that add coverage into "
                          "corpus/TARGET/")
     fz.set_defaults(run=fuzz.run)
+
+    cp = commands.add_parser(
+        "corpus", help="merge new inputs into the committed corpora, or shrink them",
+        description=corpus.__doc__.split("\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = cp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    mg = actions.add_parser(
+        "merge", help="add the inputs that add coverage to corpus/TARGET/",
+        description="Merge into corpus/TARGET/ the inputs of the working corpus "
+                    "($IPCH_WORK_DIR/corpus/TARGET/) and of each --from "
+                    "directory that add coverage (libFuzzer -merge=1, libfuzzer "
+                    "preset).")
+    mg.add_argument("target", metavar="TARGET", help="a fuzz target, e.g. frame_decode")
+    mg.add_argument("--from", dest="sources", action="append", default=[],
+                    metavar="DIR", help="another corpus directory to take inputs "
+                                        "from (may be given more than once)")
+    mg.set_defaults(run=corpus.merge)
+    mn = actions.add_parser(
+        "min", help="shrink corpus/TARGET/ to what keeps its coverage",
+        description="For each TARGET (default: every target), keep the "
+                    "generated seeds (seed-*) and, of the other inputs of "
+                    "corpus/TARGET/, only those that add coverage to them.")
+    mn.add_argument("targets", nargs="*", metavar="TARGET",
+                    help="fuzz targets (default: all)")
+    mn.set_defaults(run=corpus.minimise)
 
     rp = commands.add_parser(
         "repro", help="replay one input under ASan+UBSan and under Valgrind",

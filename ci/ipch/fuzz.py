@@ -4,14 +4,13 @@ import signal
 import sys
 import time
 
+from . import corpus as corpus_merge
 from . import libfuzzer, procs, project
 from .errors import Failure
 
 # After Ctrl-C libFuzzer prints its statistics and exits; give it this long.
 GRACEFUL_STOP_SECONDS = 30
 STOP_MARGIN = 15
-MERGE_TIMEOUT = 1800
-SHOWN_ADDED = 10
 
 
 def run(args):
@@ -34,7 +33,7 @@ def run(args):
     crashes = libfuzzer.failure_inputs(crash_dir, since)
     report(args.target, status, interrupted, crashes)
     if args.save:
-        save(build, args.target, crash_dir, corpus)
+        save(build, args.target, corpus)
     if crashes or (status != 0 and not interrupted):
         return 1
     return 130 if interrupted else 0
@@ -67,18 +66,12 @@ def report(target, status, interrupted, crashes):
               f"without saving an input; its output above says why")
 
 
-def save(build, target, crash_dir, corpus):
+def save(build, target, corpus):
     """Merge the working corpus into corpus/<target>/: only inputs that add coverage."""
     seeds = project.seed_dir(target)
     seeds.mkdir(parents=True, exist_ok=True)
-    before = {path.name for path in seeds.iterdir()}
-    cmd = ([build.fuzz_binary(target), "-merge=1", f"-artifact_prefix={crash_dir}/"]
-           + libfuzzer.option_flags(target) + [seeds, corpus])
-    procs.run(cmd, f"merging the new inputs of {target} into {seeds}", MERGE_TIMEOUT)
-    added = sorted(path.name for path in seeds.iterdir() if path.name not in before)
+    added = corpus_merge.merge_into(build, target, seeds, [corpus],
+                                    f"merging the new inputs of {target} into {seeds}")
     where = project.display_path(seeds)
     print(f"\n--save: {len(added)} new input(s) added to {where}/")
-    for name in added[:SHOWN_ADDED]:
-        print(f"  {where}/{name}")
-    if len(added) > SHOWN_ADDED:
-        print(f"  ... and {len(added) - SHOWN_ADDED} more")
+    corpus_merge.show_added(where, added)
