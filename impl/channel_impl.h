@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "ipc/channel.h"
 
@@ -173,6 +174,10 @@ struct ipc_deadline ipc_deadline_in(int timeout_ms);
 /* Milliseconds left for poll(): -1 for ever, 0 when passed (rounded up, so
  * a wait never ends before its deadline). */
 int ipc_deadline_ms(const struct ipc_deadline *d);
+/* What is left of d as a time on clock, for the calls that take one
+ * (sem_timedwait, mq_timedsend, pthread_mutex_timedlock, ...). d must have
+ * a deadline. */
+struct timespec ipc_deadline_on(clockid_t clock, const struct ipc_deadline *d);
 /* Waits until fd is ready for events: IPC_OK, IPC_TIMEOUT or IPC_SYSTEM
  * (errno in *err). Retries EINTR. */
 enum ipc_status ipc_wait_fd(int fd, short events,

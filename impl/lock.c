@@ -59,26 +59,6 @@ int ipc_robust_mutex_init(pthread_mutex_t *m)
 	return r;
 }
 
-static void add_ms(struct timespec *at, int ms)
-{
-	at->tv_sec += ms / 1000;
-	at->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (at->tv_nsec >= 1000000000L) {
-		at->tv_sec++;
-		at->tv_nsec -= 1000000000L;
-	}
-}
-
-/* An absolute time on clock for what is left of d. */
-static struct timespec deadline_on(clockid_t clock, const struct ipc_deadline *d)
-{
-	struct timespec at;
-
-	clock_gettime(clock, &at);
-	add_ms(&at, ipc_deadline_ms(d));
-	return at;
-}
-
 /*
  * pthread_mutex_timedlock takes a CLOCK_REALTIME deadline, which a clock
  * set back or forward moves: ETIMEDOUT is believed only once the monotonic
@@ -98,7 +78,7 @@ int ipc_robust_mutex_lock(pthread_mutex_t *m, int timeout_ms)
 	if (timeout_ms < 0)
 		return pthread_mutex_lock(m);
 	for (;;) {
-		struct timespec at = deadline_on(CLOCK_REALTIME, &d);
+		struct timespec at = ipc_deadline_on(CLOCK_REALTIME, &d);
 		int r = seen_taken(m, pthread_mutex_timedlock(m, &at));
 
 		if (r != ETIMEDOUT || ipc_deadline_ms(&d) == 0)
@@ -137,7 +117,7 @@ int ipc_shared_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int timeout_ms)
 
 	if (timeout_ms < 0)
 		return pthread_cond_wait(c, m);
-	at = deadline_on(CLOCK_MONOTONIC, &d);
+	at = ipc_deadline_on(CLOCK_MONOTONIC, &d);
 	return pthread_cond_timedwait(c, m, &at);
 }
 

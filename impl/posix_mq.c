@@ -96,22 +96,6 @@ int ipc_mq_unlink(const char *name)
 	return r;
 }
 
-/* The kernel's CLOCK_REALTIME deadline for what is left of d. */
-static struct timespec realtime_deadline(const struct ipc_deadline *d)
-{
-	struct timespec at;
-	int ms = ipc_deadline_ms(d);
-
-	clock_gettime(CLOCK_REALTIME, &at);
-	at.tv_sec += ms / 1000;
-	at.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (at.tv_nsec >= 1000000000L) {
-		at.tv_sec++;
-		at.tv_nsec -= 1000000000L;
-	}
-	return at;
-}
-
 /* ETIMEDOUT is believed only once the monotonic deadline has passed. */
 int ipc_mq_send(mqd_t q, const void *data, size_t len, unsigned prio,
 		int timeout_ms)
@@ -119,7 +103,7 @@ int ipc_mq_send(mqd_t q, const void *data, size_t len, unsigned prio,
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
 
 	for (;;) {
-		struct timespec at = realtime_deadline(&d);
+		struct timespec at = ipc_deadline_on(CLOCK_REALTIME, &d);
 		int r = sys_mq_timedsend(q, data, len, prio, d.forever ? NULL : &at);
 
 		if (r == 0 || errno != ETIMEDOUT || ipc_deadline_ms(&d) == 0)
@@ -133,7 +117,7 @@ ssize_t ipc_mq_receive(mqd_t q, void *buf, size_t cap, unsigned *prio,
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
 
 	for (;;) {
-		struct timespec at = realtime_deadline(&d);
+		struct timespec at = ipc_deadline_on(CLOCK_REALTIME, &d);
 		ssize_t r = sys_mq_timedreceive(q, buf, cap, prio, d.forever ? NULL : &at);
 
 		if (r >= 0) {

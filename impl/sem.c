@@ -517,22 +517,6 @@ int ipc_posix_sem_destroy(sem_t *s) { return sys_sem_destroy(s); }
 
 /* ---- POSIX, both --------------------------------------------------------- */
 
-/* The CLOCK_REALTIME deadline sem_timedwait wants for what is left of d. */
-static struct timespec realtime_deadline(const struct ipc_deadline *d)
-{
-	struct timespec at;
-	int ms = ipc_deadline_ms(d);
-
-	clock_gettime(CLOCK_REALTIME, &at);
-	at.tv_sec += ms / 1000;
-	at.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (at.tv_nsec >= 1000000000L) {
-		at.tv_sec++;
-		at.tv_nsec -= 1000000000L;
-	}
-	return at;
-}
-
 static enum ipc_sem_result posix_result(int err)
 {
 	switch (err) {
@@ -554,7 +538,7 @@ static int timed_wait(sem_t *s, int timeout_ms)
 	struct ipc_deadline d = ipc_deadline_in(timeout_ms);
 
 	for (;;) {
-		struct timespec at = realtime_deadline(&d);
+		struct timespec at = ipc_deadline_on(CLOCK_REALTIME, &d);
 		int r = sys_sem_timedwait(s, &at);
 
 		if (r == 0 || errno != ETIMEDOUT || ipc_deadline_ms(&d) == 0)

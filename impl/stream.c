@@ -62,6 +62,21 @@ int ipc_deadline_ms(const struct ipc_deadline *d)
 	return (int)((left + 999999) / 1000000);
 }
 
+struct timespec ipc_deadline_on(clockid_t clock, const struct ipc_deadline *d)
+{
+	struct timespec at;
+	int ms = ipc_deadline_ms(d);
+
+	clock_gettime(clock, &at);
+	at.tv_sec += ms / 1000;
+	at.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	return at;
+}
+
 enum ipc_status ipc_wait_fd(int fd, short events,
 			    const struct ipc_deadline *d, int *err)
 {
