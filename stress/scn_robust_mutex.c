@@ -71,27 +71,14 @@ static void repair(struct stress_run *run, struct robust_state *s)
 	s->repairs++;
 }
 
+static void repair_for(struct stress_worker *w, void *s)
+{
+	repair(w->run, s);
+}
+
 static bool lock(struct stress_worker *w, struct robust_state *s)
 {
-	int r;
-
-	stress_phase(w, STRESS_LOCK);
-	r = ipc_robust_mutex_lock(&s->mutex, LOCK_TIMEOUT_MS);
-	if (r == EOWNERDEAD) {
-		stress_phase(w, STRESS_RECOVER);
-		repair(w->run, s);
-		ipc_robust_mutex_consistent(&s->mutex);
-		return true;
-	}
-	if (r == 0)
-		return true;
-	if (r != ETIMEDOUT) {
-		stress_check(w->run, false, "LOCK-FAILED", "worker %d: lock: %s",
-			     w->index, strerror(r));
-		stress_sleep_us(10000);
-	}
-	stress_phase(w, STRESS_IDLE);
-	return false;
+	return stress_robust_lock(w, &s->mutex, LOCK_TIMEOUT_MS, repair_for, s);
 }
 
 static void check_pair(struct stress_run *run, const struct robust_state *s,

@@ -85,27 +85,14 @@ static void repair(struct stress_worker *w, struct rw_state *s)
 	atomic_fetch_add(&s->repairs, 1);
 }
 
+static void repair_for(struct stress_worker *w, void *s)
+{
+	repair(w, s);
+}
+
 static bool lock(struct stress_worker *w, struct rw_state *s, int timeout_ms)
 {
-	int r;
-
-	stress_phase(w, STRESS_LOCK);
-	r = ipc_robust_mutex_lock(&s->mutex, timeout_ms);
-	if (r == EOWNERDEAD) {
-		stress_phase(w, STRESS_RECOVER);
-		repair(w, s);
-		ipc_robust_mutex_consistent(&s->mutex);
-		return true;
-	}
-	if (r == 0)
-		return true;
-	if (r != ETIMEDOUT) {
-		stress_check(w->run, false, "LOCK-FAILED", "worker %d: lock: %s",
-			     w->index, strerror(r));
-		stress_sleep_us(10000);
-	}
-	stress_phase(w, STRESS_IDLE);
-	return false;
+	return stress_robust_lock(w, &s->mutex, timeout_ms, repair_for, s);
 }
 
 static enum stress_op write_op(struct stress_worker *w, struct rw_state *s)

@@ -23,6 +23,7 @@
 #ifndef STRESS_H
 #define STRESS_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -234,6 +235,15 @@ static inline uint64_t stress_below(struct stress_worker *w, uint64_t n)
 /* A little work of random length (up to about max_ns), some of it a
  * sched_yield, to vary where a worker is when another one runs. */
 void stress_spin(struct stress_worker *w, unsigned max_iters);
+
+/* Takes a robust mutex for w (phase LOCK). After a holder's death,
+ * repair(w, arg) runs (phase RECOVER) before the mutex is made consistent.
+ * False, the phase back to IDLE, on a timeout, or on another failure,
+ * which is a LOCK-FAILED violation. */
+bool stress_robust_lock(struct stress_worker *w, pthread_mutex_t *m,
+			int timeout_ms,
+			void (*repair)(struct stress_worker *w, void *arg),
+			void *arg);
 
 /* A worker that kills itself: SIGKILL in process mode; in thread mode it
  * does nothing and returns false (kills make no sense there). */

@@ -2,6 +2,7 @@
  * What a scenario's code calls: checks and violations, phase words and
  * kill guards, random numbers, a little random work, self-kills.
  */
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc/lock.h"
 #include "stress.h"
 
 static const char *const phase_names[STRESS_PHASES] = {
@@ -170,3 +172,29 @@ bool stress_variant_is(const struct stress_run *run, const char *name)
 	return run->variant && strcmp(run->variant, name) == 0;
 }
 #endif
+
+bool stress_robust_lock(struct stress_worker *w, pthread_mutex_t *m,
+			int timeout_ms,
+			void (*repair)(struct stress_worker *w, void *arg),
+			void *arg)
+{
+	int r;
+
+	stress_phase(w, STRESS_LOCK);
+	r = ipc_robust_mutex_lock(m, timeout_ms);
+	if (r == EOWNERDEAD) {
+		stress_phase(w, STRESS_RECOVER);
+		repair(w, arg);
+		ipc_robust_mutex_consistent(m);
+		return true;
+	}
+	if (r == 0)
+		return true;
+	if (r != ETIMEDOUT) {
+		stress_check(w->run, false, "LOCK-FAILED", "worker %d: lock: %s",
+			     w->index, strerror(r));
+		stress_sleep_us(10000);
+	}
+	stress_phase(w, STRESS_IDLE);
+	return false;
+}
