@@ -561,8 +561,9 @@ const struct ipc_backend ipc_backend_shm_ring = {
  *
  * The region is of the lock's family: a System V segment (private, removed
  * at once) for System V semaphores, a POSIX object (unlinked at once) for
- * POSIX semaphores. The System V sets of the locks are removed by the last
- * end to detach anywhere: it finds the segment gone after its own detach.
+ * POSIX semaphores (or a memfd where no POSIX object can be made). The
+ * System V sets of the locks are removed by the last end to detach
+ * anywhere: it finds the segment gone after its own detach.
  *
  * A participant killed inside a message leaves it cut: the next one to take
  * that lock learns of it (include/ipc/lock.h: a System V holder's record;
@@ -842,6 +843,33 @@ static struct ipc_channel *mpmc_end_new(const struct ipc_backend *b,
 	return ch;
 }
 
+/* No POSIX object can be made here: no /dev/shm (ENOENT; ENOSYS from an
+ * older C library), or one read-only (EROFS) or not ours (EACCES), as in
+ * some containers and sandboxes. */
+static int posix_shm_unusable(int err)
+{
+	return err == ENOENT || err == ENOSYS || err == EROFS || err == EACCES;
+}
+
+/* The region in a sealed memfd, mapped twice (b through a descriptor of its
+ * own): a pair's ends are made by one process and shared by fork, so the
+ * region needs no name, and the POSIX semaphores in it none either. */
+static int memfd_map_twice(size_t size, struct ipc_shm *a, struct ipc_shm *b)
+{
+	int copy, err;
+
+	if (ipc_memfd_create("ipch-shm-mpmc", size, a) != 0)
+		return -1;
+	copy = sys_fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
+	if (copy >= 0 && ipc_memfd_map(copy, size, b) == 0)
+		return 0;
+	err = errno;
+	ipc_close_quietly(copy);
+	ipc_shm_unmap(a);
+	errno = err;
+	return -1;
+}
+
 /* The region, twice: one mapping for each end. */
 static int mpmc_map_twice(enum ipc_lock_kind kind, size_t size,
 			  struct ipc_shm *a, struct ipc_shm *b)
@@ -857,7 +885,9 @@ static int mpmc_map_twice(enum ipc_lock_kind kind, size_t size,
 			return 0;
 	} else {
 		if (ipc_posix_shm_create(size, a) != 0)
-			return -1;
+			return posix_shm_unusable(errno)
+				       ? memfd_map_twice(size, a, b)
+				       : -1;
 		if (ipc_posix_shm_open(a->name, b) == 0) {
 			ipc_posix_shm_unlink(a->name);
 			return 0;
