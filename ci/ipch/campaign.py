@@ -8,7 +8,8 @@ import tempfile
 import time
 from collections import deque
 
-from . import libfuzzer, procs, project
+from . import libfuzzer, procs, project, stacks
+from .errors import Failure
 
 MAX_RESTARTS = 5
 PROGRESS_EVERY = 5.0
@@ -258,11 +259,8 @@ def crash_files(fuzzing):
 
 def print_failures(fuzzings, replays):
     """List every crash with the command that reproduces it; True if any."""
-    lines = []
-    for fuzzing in fuzzings:
-        for path in crash_files(fuzzing):
-            lines.append(f"  {fuzzing.name}: {path.name} (found by fuzzing)\n"
-                         f"    {libfuzzer.repro_command(path)}")
+    lines = crash_lines([(fuzzing.name, path) for fuzzing in fuzzings
+                         for path in crash_files(fuzzing)])
     for replay in replays:
         for path, how in replay.failed:
             lines.append(f"  {replay.name}: regression input {path.name} failed ({how})\n"
@@ -275,3 +273,26 @@ def print_failures(fuzzings, replays):
         print("\nproblems:")
         print("\n".join(f"  {problem}" for problem in problems))
     return bool(lines or problems)
+
+
+def crash_lines(found):
+    """One entry per distinct crash (stacks.dedupe): its signature, how many
+    files, and the command for the smallest; files that replay clean, or
+    all of them if the asan build fails, one entry each as found."""
+    how = "found by fuzzing; runs clean in the asan replay"
+    try:
+        groups, clean = stacks.dedupe(found)
+    except Failure as err:
+        print(f"ipch: crashes not grouped by signature: {err}", file=sys.stderr)
+        groups, clean, how = [], found, "found by fuzzing"
+    lines = []
+    for group in groups:
+        smallest = min(group.files, key=lambda path: path.stat().st_size)
+        count = len(group.files)
+        lines.append(f"  {group.target}: {group.signature.title} "
+                     f"({count} file{'' if count == 1 else 's'})\n"
+                     f"    {libfuzzer.repro_command(smallest)} --minimize --keep")
+    for name, path in clean:
+        lines.append(f"  {name}: {path.name} ({how})\n"
+                     f"    {libfuzzer.repro_command(path)}")
+    return lines

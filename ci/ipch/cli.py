@@ -2,16 +2,18 @@
 
 import argparse
 import os
+import pathlib
 import signal
 import sys
 
-from . import campaign, clean, corpus, fuzz, procs, project, repro, stress, tools
+from . import campaign, clean, corpus, coverage, fuzz, procs, project, repro, stress, tools
 from .errors import Failure, UsageError
 
 FRAME_MODES = ("encode", "decode")
 PASSTHROUGH_HINTS = {
     "test": " (ctest arguments go after --: ipch test -- -L unit)",
-    "fuzz": " (libFuzzer flags go after --: ipch fuzz TARGET -- -max_len=64)",
+    "fuzz": " (libFuzzer flags, or afl-fuzz's with --engine afl, go after --: "
+            "ipch fuzz TARGET -- -max_len=64)",
 }
 
 DESCRIPTION = """\
@@ -88,21 +90,44 @@ def build_parser():
 
     fz = commands.add_parser(
         "fuzz", help="fuzz one target",
-        usage="ipch fuzz [-h] [--time S] [--jobs N] [--save] TARGET "
-              "[-- LIBFUZZER_FLAGS...]",
+        usage="ipch fuzz [-h] [--engine {libfuzzer,afl}] [--time S] [--jobs N] "
+              "[--save] [--sync-dir DIR] [--secondaries-only] TARGET "
+              "[-- ENGINE_FLAGS...]",
         description="Fuzz one target with its dictionary and options; new inputs "
                     "go to $IPCH_WORK_DIR/corpus/TARGET/, crashes to "
                     "$IPCH_WORK_DIR/crashes/TARGET/. "
                     "Without --time it runs until Ctrl-C. Arguments after -- go "
-                    "to libFuzzer, e.g. ipch fuzz frame_decode -- -max_len=64.")
+                    "to libFuzzer, e.g. ipch fuzz frame_decode -- -max_len=64, "
+                    "or to afl-fuzz. "
+                    "With --engine afl, N afl-fuzz instances (builds of the "
+                    "afl, afl-cmplog and afl-asan presets) share "
+                    "$IPCH_WORK_DIR/afl/TARGET/ and resume it on the next run: "
+                    "-M main with CMPLOG, then -S s1 with ASan+UBSan, then "
+                    "-S s2... with the plain build; with --jobs 1 only the main "
+                    "runs, so no instance has ASan. Their crashes and hangs "
+                    "are copied to $IPCH_WORK_DIR/crashes/TARGET/ as "
+                    "crash-<sha1> and timeout-<sha1>, as libFuzzer names them; "
+                    "logs go to $IPCH_WORK_DIR/logs/afl-TARGET-<instance>.log.")
     fz.add_argument("target", metavar="TARGET", help="a fuzz target, e.g. frame_decode")
+    fz.add_argument("--engine", choices=("libfuzzer", "afl"), default="libfuzzer",
+                    help="libFuzzer (the libfuzzer preset; the default) or AFL++")
     fz.add_argument("--time", type=positive_int, metavar="S",
                     help="stop after S seconds (default: run until Ctrl-C)")
     fz.add_argument("--jobs", type=positive_int, default=1, metavar="N",
-                    help="fuzz with N processes (libFuzzer -fork=N; default: 1)")
+                    help="fuzz with N processes (libFuzzer -fork=N, or N afl-fuzz "
+                         "instances; default: 1)")
     fz.add_argument("--save", action="store_true",
                     help="afterwards, merge the inputs that add coverage into "
-                         "corpus/TARGET/")
+                         "corpus/TARGET/ (from the working corpus, or the AFL++ "
+                         "queues)")
+    fz.add_argument("--sync-dir", type=pathlib.Path, metavar="DIR",
+                    help="AFL++: the output directory the instances share "
+                         "(default: $IPCH_WORK_DIR/afl/TARGET/), e.g. one that "
+                         "several machines share or rsync")
+    fz.add_argument("--secondaries-only", action="store_true",
+                    help="AFL++: run only secondaries, named <hostname>-s1..., "
+                         "the first with ASan, joining a main that runs on "
+                         "another machine with the same --sync-dir")
     fz.set_defaults(run=fuzz.run)
 
     cp = commands.add_parser(
@@ -113,7 +138,9 @@ def build_parser():
     mg = actions.add_parser(
         "merge", help="add the inputs that add coverage to corpus/TARGET/",
         description="Merge into corpus/TARGET/ the inputs of the working corpus "
-                    "($IPCH_WORK_DIR/corpus/TARGET/) and of each --from "
+                    "($IPCH_WORK_DIR/corpus/TARGET/), of the queues of the "
+                    "AFL++ instances ($IPCH_WORK_DIR/afl/TARGET/*/queue/) "
+                    "and of each --from "
                     "directory that add coverage (libFuzzer -merge=1, libfuzzer "
                     "preset).")
     mg.add_argument("target", metavar="TARGET", help="a fuzz target, e.g. frame_decode")
@@ -130,15 +157,54 @@ def build_parser():
                     help="fuzz targets (default: all)")
     mn.set_defaults(run=corpus.minimise)
 
+    cv = commands.add_parser(
+        "coverage", help="line and branch coverage of impl/ by the corpora",
+        usage="ipch coverage [-h] [--out DIR] [--history FILE] [TARGET...]",
+        description=coverage.__doc__.split("\n", 1)[1].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cv.add_argument("targets", nargs="*", metavar="TARGET",
+                    help="fuzz targets (default: all)")
+    cv.add_argument("--out", metavar="DIR",
+                    help="where the report goes (default: $IPCH_WORK_DIR/coverage/latest/)")
+    cv.add_argument("--history", metavar="FILE",
+                    help="the history to compare with and extend (default: "
+                         "$IPCH_WORK_DIR/coverage/history.jsonl)")
+    cv.set_defaults(run=coverage.run)
+
     rp = commands.add_parser(
         "repro", help="replay one input under ASan+UBSan and under Valgrind",
         description="Replay one input with the asan preset's replay driver, then "
                     "under Valgrind with the valgrind preset's, and give a verdict "
-                    "for each. Exit status 1 if either run failed.")
+                    "for each. Exit status 1 if either run failed. With --minimize "
+                    "or --keep it first gives the crash's signature: its kind and "
+                    "the first three functions of the project's own code on its "
+                    "stack. --keep stores the input (minimised with --minimize) as "
+                    "corpus/regressions/TARGET/crash-<signature hash> (timeout-, "
+                    "oom-, leak- by kind), which ctest's regression.TARGET replays "
+                    "in every preset, unless an input of that signature is kept "
+                    "already; it prints the git command that commits it. Keep an "
+                    "input before fixing its bug: it must still fail when kept, "
+                    "or --force says to keep one that runs clean.")
     rp.add_argument("file", metavar="FILE", help="the input, e.g. a crash file")
     rp.add_argument("--target", metavar="T",
                     help="the fuzz target it is for (default: taken from a "
                          "directory of FILE's path named after a target)")
+    rp.add_argument("--minimize", action="store_true",
+                    help="first shrink FILE to a smaller input with the same "
+                         "signature, saved as $IPCH_WORK_DIR/crashes/TARGET/"
+                         "minimized-<hash> (else FILE is kept as it is)")
+    rp.add_argument("--engine", choices=("libfuzzer", "afl"),
+                    help="with --minimize: libFuzzer's -minimize_crash with the "
+                         "libfuzzer preset (the default), or afl-tmin with the afl "
+                         "preset")
+    rp.add_argument("--minimize-time", type=positive_int, metavar="S",
+                    help=f"with --minimize: stop minimising after about S seconds "
+                         f"(default: {repro.DEFAULT_MINIMIZE_TIME})")
+    rp.add_argument("--keep", action="store_true",
+                    help="store the input in corpus/regressions/TARGET/ (see above)")
+    rp.add_argument("--force", action="store_true",
+                    help="with --keep: keep the input even though it runs clean "
+                         "now, e.g. once its bug is fixed")
     rp.set_defaults(run=repro.run)
 
     fr = commands.add_parser(

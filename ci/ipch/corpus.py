@@ -1,7 +1,8 @@
 """ipch corpus: the committed corpora grow by coverage and stay small.
 
-merge  copies into corpus/TARGET/ the inputs of the working corpus (and of
-       any --from directory, e.g. another machine's corpus) that add
+merge  copies into corpus/TARGET/ the inputs of the working corpus, of the
+       queues of the AFL++ instances ($IPCH_WORK_DIR/afl/TARGET/*/queue/)
+       and of any --from directory (e.g. another machine's corpus) that add
        coverage to what corpus/TARGET/ already reaches: libFuzzer -merge=1.
 min    shrinks corpus/TARGET/ to the inputs that keep its coverage. The
        generated seeds (seed-*, which `ipch seeds` writes and the test
@@ -11,10 +12,11 @@ min    shrinks corpus/TARGET/ to the inputs that keep its coverage. The
 """
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from . import libfuzzer, procs, project
+from . import afl, libfuzzer, procs, project
 from .errors import UsageError
 
 MERGE_TIMEOUT = 1800
@@ -27,10 +29,35 @@ def merge_into(build, target, into, sources, what):
     of into are copied into into. Returns the names of the inputs added."""
     before = {path.name for path in into.iterdir()}
     crash_dir = project.work_subdir("crashes", target)
-    cmd = ([build.fuzz_binary(target), "-merge=1", f"-artifact_prefix={crash_dir}/"]
-           + libfuzzer.option_flags(target) + [into] + list(sources))
-    procs.run(cmd, what, MERGE_TIMEOUT)
+    scratch = Path(tempfile.mkdtemp(prefix=f"ipch-merge-{target}-",
+                                    dir=project.work_subdir("scratch")))
+    try:
+        cmd = ([build.fuzz_binary(target), "-merge=1", f"-artifact_prefix={crash_dir}/"]
+               + libfuzzer.option_flags(target) + [into]
+               + flat_sources(sources, scratch))
+        procs.run(cmd, what, MERGE_TIMEOUT)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return sorted(path.name for path in into.iterdir() if path.name not in before)
+
+
+def flat_sources(sources, scratch):
+    """The sources as libFuzzer should read them. It reads a directory
+    recursively, and an AFL++ queue holds its bookkeeping in .state/: a
+    source with subdirectories is replaced by a copy of its own inputs."""
+    flat = []
+    for number, source in enumerate(sources):
+        source = Path(source)
+        if not any(path.is_dir() for path in source.iterdir()):
+            flat.append(source)
+            continue
+        copy = scratch / str(number)
+        copy.mkdir()
+        for path in source.iterdir():
+            if path.is_file() and not path.name.startswith("."):
+                shutil.copyfile(path, copy / path.name)
+        flat.append(copy)
+    return flat
 
 
 def show_added(where, added):
@@ -59,7 +86,12 @@ def merge(args):
     build = fuzz_build([args.target])
     seeds = project.seed_dir(args.target)
     seeds.mkdir(parents=True, exist_ok=True)
-    added = merge_into(build, args.target, seeds, sources,
+    queues = afl.queue_dirs(args.target)
+    if queues:
+        print(f"ipch: also taking the queues of {len(queues)} AFL++ instance(s) under "
+              f"{project.display_path(queues[0].parent.parent)}/", file=sys.stderr,
+              flush=True)
+    added = merge_into(build, args.target, seeds, sources + queues,
                        f"merging into {seeds} the inputs of {args.target} that add coverage")
     where = project.display_path(seeds)
     print(f"{args.target}: {len(added)} input(s) added to {where}/")

@@ -4,9 +4,9 @@ import signal
 import sys
 import time
 
+from . import afl, libfuzzer, procs, project
 from . import corpus as corpus_merge
-from . import libfuzzer, procs, project
-from .errors import Failure
+from .errors import Failure, UsageError
 
 # After Ctrl-C libFuzzer prints its statistics and exits; give it this long.
 GRACEFUL_STOP_SECONDS = 30
@@ -14,6 +14,12 @@ STOP_MARGIN = 15
 
 
 def run(args):
+    if args.engine == "afl":
+        return run_afl(args)
+    for given, name in ((args.sync_dir, "--sync-dir"),
+                        (args.secondaries_only, "--secondaries-only")):
+        if given:
+            raise UsageError(f"{name} is for AFL++ instances; add --engine afl")
     build = project.Build("libfuzzer")
     build.check_target(args.target)
     build.build([f"fuzz-{args.target}"])
@@ -33,10 +39,28 @@ def run(args):
     crashes = libfuzzer.failure_inputs(crash_dir, since)
     report(args.target, status, interrupted, crashes)
     if args.save:
-        save(build, args.target, corpus)
+        save(build, args.target, [corpus])
     if crashes or (status != 0 and not interrupted):
         return 1
     return 130 if interrupted else 0
+
+
+def run_afl(args):
+    """AFL++: a main instance and secondaries, or only secondaries that join
+    another machine's output directory."""
+    instances = afl.plan(args.jobs, args.secondaries_only)
+    builds = afl.builds_for(args.target, instances)
+    sync_dir = (afl.default_sync_dir(args.target) if args.sync_dir is None
+                else args.sync_dir.absolute())
+    result = afl.run(args.target, builds, instances, args.time, sync_dir, args.extra)
+    afl.print_summary(result, sync_dir)
+    report(args.target, 0, result.interrupted, result.crashes + result.hangs)
+    if args.save:
+        save(corpus_merge.fuzz_build([args.target]), args.target,
+             afl.queue_dirs(args.target, sync_dir))
+    if result.crashes or result.hangs or result.problems:
+        return 1
+    return 130 if result.interrupted else 0
 
 
 def fuzz_until_done(cmd, seconds, input_timeout):
@@ -66,11 +90,12 @@ def report(target, status, interrupted, crashes):
               f"without saving an input; its output above says why")
 
 
-def save(build, target, corpus):
-    """Merge the working corpus into corpus/<target>/: only inputs that add coverage."""
+def save(build, target, sources):
+    """Merge the working corpus (or AFL++'s queues) into corpus/<target>/:
+    only inputs that add coverage."""
     seeds = project.seed_dir(target)
     seeds.mkdir(parents=True, exist_ok=True)
-    added = corpus_merge.merge_into(build, target, seeds, [corpus],
+    added = corpus_merge.merge_into(build, target, seeds, sources,
                                     f"merging the new inputs of {target} into {seeds}")
     where = project.display_path(seeds)
     print(f"\n--save: {len(added)} new input(s) added to {where}/")
