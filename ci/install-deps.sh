@@ -11,6 +11,7 @@ required=(
   procps                          # ps, run by the popen tests and example
   util-linux                      # ipcs and ipcrm, to look at System V queues
   python3-sysv-ipc                # System V queues from the Python tests
+  yamllint python3-yaml           # the CI files' check (ctest ci.workflows)
 )
 
 # POSIX message queues are listed (and `ipch clean` finds the ones nobody

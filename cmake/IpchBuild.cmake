@@ -23,8 +23,16 @@ elseif(IPCH_FUZZ_ENGINE STREQUAL "afl")
   if(NOT CMAKE_C_COMPILER MATCHES "afl-clang")
     message(FATAL_ERROR "IPCH_FUZZ_ENGINE=afl needs CC=afl-clang-fast (use the 'afl' preset)")
   endif()
+elseif(IPCH_FUZZ_ENGINE STREQUAL "external")
+  # A fuzzing service's build (ClusterFuzzLite, OSS-Fuzz: .clusterfuzzlite/
+  # build.sh): its CFLAGS, given as CMAKE_C_FLAGS, carry the sanitizer and
+  # the coverage hooks; IPCH_LIB_FUZZING_ENGINE is its $LIB_FUZZING_ENGINE,
+  # which only the fuzz executables link.
+  if(NOT IPCH_LIB_FUZZING_ENGINE)
+    message(FATAL_ERROR "IPCH_FUZZ_ENGINE=external needs IPCH_LIB_FUZZING_ENGINE: -fsanitize=fuzzer or the engine's library")
+  endif()
 elseif(NOT IPCH_FUZZ_ENGINE STREQUAL "none")
-  message(FATAL_ERROR "IPCH_FUZZ_ENGINE must be none, libfuzzer or afl, not '${IPCH_FUZZ_ENGINE}'")
+  message(FATAL_ERROR "IPCH_FUZZ_ENGINE must be none, libfuzzer, afl or external, not '${IPCH_FUZZ_ENGINE}'")
 endif()
 
 if(IPCH_SAN_FLAGS)
