@@ -63,11 +63,7 @@ class TargetFuzzing:
 
     def follow_log(self):
         """Read what the run wrote since last time, whole lines only."""
-        with self.log.open("rb") as log:
-            log.seek(self.read_offset)
-            chunk = log.read()
-        complete = chunk[:chunk.rfind(b"\n") + 1]
-        self.read_offset += len(complete)
+        complete, self.read_offset = procs.new_lines(self.log, self.read_offset)
         libfuzzer.summarize(complete.decode(errors="replace"), self.summary)
         if self.summary.cov is not None:
             self.cov, self.ft = self.summary.cov, self.summary.ft

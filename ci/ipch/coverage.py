@@ -300,11 +300,7 @@ class ReplayProgress:
 
     def advanced(self):
         """Read the new whole lines; True if an input started since last time."""
-        with self.log.open("rb") as log:
-            log.seek(self.offset)
-            chunk = log.read()
-        complete = chunk[:chunk.rfind(b"\n") + 1]
-        self.offset += len(complete)
+        complete, self.offset = procs.new_lines(self.log, self.offset)
         text = complete.decode(errors="surrogateescape")
         self.text += text
         before = self.started

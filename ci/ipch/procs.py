@@ -126,6 +126,16 @@ def run(cmd, what, timeout, env=None, stdout=None, cwd=None, check=True):
     return proc.returncode
 
 
+def new_lines(path, offset):
+    """The whole lines a child wrote to the log path since offset, as bytes,
+    and the offset after them: a line still being written waits for later."""
+    with open(path, "rb") as log:
+        log.seek(offset)
+        chunk = log.read()
+    complete = chunk[:chunk.rfind(b"\n") + 1]
+    return complete, offset + len(complete)
+
+
 def describe_status(returncode):
     if returncode < 0:
         try:
