@@ -6,7 +6,8 @@ import pathlib
 import signal
 import sys
 
-from . import campaign, clean, corpus, coverage, fuzz, procs, project, repro, stress, tools
+from . import (campaign, clean, corpus, coverage, fuzz, nightly, procs, project, repro,
+               stress, tools)
 from .errors import Failure, UsageError
 
 FRAME_MODES = ("encode", "decode")
@@ -33,6 +34,17 @@ decode  reads an IPCF v1 stream and prints one JSON line per complete message;
 The arguments go unchanged to harness/ipch-frame of the default preset, which
 is rebuilt first when it is older than impl/, include/ or harness/.
 Its options: ipch frame encode --help"""
+
+NIGHTLY_PHASES = """\
+Phases, in order, with their weights (percent of the budget):
+""" + "\n".join(f"  {name:14} {weight:3}  {nightly.PHASE_TITLES[name]}"
+                for name, weight in nightly.PHASES) + """
+
+It writes to DIR: report.md and report.html, junit.xml, plots/*.svg,
+crashes/ and crashes.tar.gz (one input per distinct crash), corpus/ and
+corpus.tar.gz (the corpora with the new inputs merged), coverage/html/,
+logs/ and history.json. Exit status 1 on any crash, stress violation, test
+or MSan failure, or a preset that did not build. See docs/fuzzing.md."""
 
 CHAN_COMMANDS = {
     "send": "send files as messages over a channel (fifo:, unix:, tcp:)",
@@ -87,6 +99,27 @@ def build_parser():
     camp.add_argument("--jobs", type=positive_int, default=cores, metavar="N",
                       help=f"targets fuzzed at once (default: {cores}, the cores)")
     camp.set_defaults(run=campaign.run)
+
+    nt = commands.add_parser(
+        "nightly", help="the nightly job: fuzz, sanitizers, Valgrind, stress, coverage, "
+                        "a report",
+        description=nightly.__doc__.split("\n", 1)[1].strip() + "\n\n" + NIGHTLY_PHASES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    nt.add_argument("--budget", type=positive_int, default=60, metavar="MINUTES",
+                    help="minutes for the work, builds apart (default: 60)")
+    nt.add_argument("--out", metavar="DIR", default=None,
+                    help="where the report and its files go (default: "
+                         "$IPCH_WORK_DIR/nightly/out)")
+    nt.add_argument("--history", metavar="FILE",
+                    help="the runs so far, read and extended (default: "
+                         "$IPCH_WORK_DIR/nightly/history.json); keep it between "
+                         "CI runs for the plots and the rotations")
+    nt.add_argument("--seed", type=positive_int, metavar="X",
+                    help="the stress scenarios' seed (default: a random one, reported)")
+    nt.add_argument("--phases", metavar="LIST",
+                    help="run only these phases, comma-separated (default: all); "
+                         "the budget is shared among them")
+    nt.set_defaults(run=nightly.run)
 
     fz = commands.add_parser(
         "fuzz", help="fuzz one target",

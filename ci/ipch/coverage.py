@@ -105,8 +105,13 @@ def coverage_from_export(export):
 
 # ---- the inputs --------------------------------------------------------------
 
-def corpus_dirs(target, work):
-    """The directories of target's inputs that exist, committed ones first."""
+def corpus_dirs(target, work, corpus_root=None):
+    """The directories of target's inputs that exist, committed ones first;
+    with corpus_root (a merged copy of corpus/), its TARGET/ and the
+    regression inputs alone."""
+    if corpus_root is not None:
+        dirs = [Path(corpus_root) / target, project.regression_dir(target)]
+        return [directory for directory in dirs if directory.is_dir()]
     dirs = [project.seed_dir(target), project.regression_dir(target),
             work / "corpus" / target]
     dirs += sorted((work / "afl" / target).glob("*/queue"))
@@ -123,10 +128,10 @@ def inputs_of(directory):
     return sorted(path for path in directory.iterdir() if is_input(path))
 
 
-def gather_inputs(target, work):
+def gather_inputs(target, work, corpus_root=None):
     """{directory: its inputs, by name} for each of target's corpus directories."""
     gathered = {}
-    for directory in corpus_dirs(target, work):
+    for directory in corpus_dirs(target, work, corpus_root):
         inputs = inputs_of(directory)
         if inputs:
             gathered[directory] = inputs
@@ -140,7 +145,7 @@ class TargetReplay:
     process writing its own profile (%p: the targets that fork); a run that
     fails is resumed without the input it failed on."""
 
-    def __init__(self, build, target, work, scratch):
+    def __init__(self, build, target, work, scratch, corpus_root=None):
         self.target = target
         self.binary = build.replay_binary(target)
         self.raw = scratch / "raw" / target
@@ -149,7 +154,7 @@ class TargetReplay:
         self.env = {"LLVM_PROFILE_FILE": str(self.raw / "%p-%m.profraw")}
         self.input_timeout = libfuzzer.input_timeout(libfuzzer.option_flags(target))
         self.log = project.work_subdir("logs") / f"coverage-{target}.log"
-        gathered = gather_inputs(target, work)
+        gathered = gather_inputs(target, work, corpus_root)
         self.inputs = sum(len(inputs) for inputs in gathered.values())
         self.batches = deque()
         for directory, inputs in gathered.items():
@@ -493,7 +498,8 @@ def append_history(path, entry):
 
 # ---- measuring ---------------------------------------------------------------
 
-def measure(targets, out_dir=None, history=None, time_budget=None, per_target_html=True):
+def measure(targets, out_dir=None, history=None, time_budget=None, per_target_html=True,
+            corpus_root=None):
     """Build, replay the corpora of targets (every target if none) and
     report; returns a Report. out_dir defaults to
     $IPCH_WORK_DIR/coverage/latest/, history to
@@ -505,7 +511,9 @@ def measure(targets, out_dir=None, history=None, time_budget=None, per_target_ht
     short or never started is named in Report.problems, and only the
     targets replayed in full (and "all" only when that is every target of
     the project) are added to the history. per_target_html=False writes
-    only the combined html report (a tenth of the size). When no target could be
+    only the combined html report (a tenth of the size). corpus_root (a
+    merged copy of corpus/, as the nightly makes) replaces the committed,
+    working and AFL++ corpora. When no target could be
     replayed at all, Report.targets is empty, Report.all and
     Report.html_index are None, and Report.problems says why."""
     began = time.monotonic()
@@ -525,7 +533,7 @@ def measure(targets, out_dir=None, history=None, time_budget=None, per_target_ht
     scratch = Path(tempfile.mkdtemp(prefix="ipch-coverage-",
                                     dir=project.work_subdir("scratch")))
     try:
-        replays, problems = replay_all(build, targets, work, scratch, deadline)
+        replays, problems = replay_all(build, targets, work, scratch, deadline, corpus_root)
         replayed = time.monotonic()
         every_target = set(targets) == set(every)
         if replays:
@@ -550,7 +558,7 @@ def check_targets(names, every):
     return list(dict.fromkeys(names)) if names else list(every)
 
 
-def replay_all(build, targets, work, scratch, deadline):
+def replay_all(build, targets, work, scratch, deadline, corpus_root=None):
     """Each target's replays, in turn; with a deadline, each gets an even
     share of the time left. Returns (replays of the targets started, problems)."""
     replays, problems = [], []
@@ -564,7 +572,7 @@ def replay_all(build, targets, work, scratch, deadline):
                                 f"replayed: {', '.join(skipped)}")
                 break
             share_end = time.monotonic() + left / (len(targets) - index)
-        replay = TargetReplay(build, target, work, scratch).run(share_end)
+        replay = TargetReplay(build, target, work, scratch, corpus_root).run(share_end)
         problems += replay.problems
         problems += [f"{target}: {project.display_path(path)} {how}; reproduce with "
                      f"{project.ipch_command()} repro {project.display_path(path)} "

@@ -1,0 +1,358 @@
+"""The nightly's report: report.md, report.html, junit.xml and the plots,
+from what the run learnt (a nightly.Night)."""
+
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+from . import ctestrun, nightly, plots, procs, project, report
+
+VERSION_TIMEOUT = 20
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def write_all(night):
+    write_plots(night)
+    doc = build_report(night)
+    (night.out / "report.md").write_text(report.to_markdown(doc))
+    (night.out / "report.html").write_text(report.to_html(doc, "ipc-harness nightly"))
+    write_junit(night)
+
+
+def repro_command(target, path):
+    return f"{project.ipch_command()} repro {path} --target {target} --minimize --keep"
+
+
+
+def failures(night):
+    suites_failed = sum(len(o.failed()) for o in night.suites.values())
+    violations = sum(v["count"] for v in night.stress_violations)
+    msan = sum(len(r.msan_failed) for r in night.targets.values())
+    unswept = len(night.swept.failed) if night.swept else 0
+    return (len(night.crash_groups) + suites_failed + violations + msan + unswept
+            + len(night.broken_builds) + sum(1 for p in night.phases.values() if p.failed))
+
+
+
+def summary_line(night):
+    crashes = len(night.crash_groups)
+    violations = sum(v["count"] for v in night.stress_violations)
+    tests = sum(len(o.failed()) for o in night.suites.values())
+    msan = sum(len(r.msan_failed) for r in night.targets.values())
+    verdict = "FAIL" if failures(night) else "PASS"
+    parts = [f"{crashes} distinct crash(es)", f"{violations} stress violation(s)",
+             f"{tests} failed test(s)", f"{msan} MSan failure(s)"]
+    if night.broken_builds:
+        parts.append(f"{len(night.broken_builds)} preset(s) that did not build")
+    return f"{verdict}: " + ", ".join(parts)
+
+
+
+def write_plots(night):
+    runs = night.history
+    names = [r["time"] for r in runs]
+    targets = sorted(night.targets)
+
+    def series(target, key):
+        return [r.get("targets", {}).get(target, {}).get(key) for r in runs]
+
+    cov = [(t, [series(t, "line_pct"), series(t, "branch_pct")]) for t in targets]
+    rate = [(t, [series(t, "libfuzzer_rate"), series(t, "afl_rate")]) for t in targets]
+    (night.out / "plots" / "coverage.svg").write_text(plots.small_multiples(
+        "Coverage of impl/ per target (%)", cov, ["lines", "branches"], names, "%"))
+    (night.out / "plots" / "runs-per-second.svg").write_text(plots.small_multiples(
+        "Runs per second per target", rate, ["libFuzzer", "AFL++"], names))
+
+
+
+# ---- the report ----------------------------------------------------------
+
+def fmt_int(value):
+    return "-" if value is None else f"{value:,}"
+
+
+def fmt_rate(value):
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def fmt_pct(value):
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def fmt_delta(value):
+    return "-" if value is None else f"{value:+.1f}"
+
+
+def minutes(seconds):
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def build_report(night):
+    doc = report.Doc()
+    verdict = summary_line(night)
+    doc.heading(1, f"ipc-harness nightly, {night.started.strftime('%Y-%m-%d %H:%M UTC')}")
+    doc.para(f"**{verdict.split(':')[0]}**:{verdict.split(':', 1)[1]}.")
+    used = sum(p.used for p in night.phases.values())
+    doc.para(f"Budget {night.budget_minutes} min: the work took {minutes(used)}, "
+             f"after {minutes(night.build_seconds)} of builds. Commit `{git_commit()}`"
+             f"{' with local changes' if git_dirty() else ''}; stress seed {night.seed}.")
+    report_crashes(doc, night)
+    report_targets(doc, night)
+    report_stress(doc, night)
+    report_suites(doc, night)
+    report_coverage(doc, night)
+    report_phases(doc, night)
+    report_sweep(doc, night)
+    if night.problems:
+        doc.heading(2, "Problems")
+        doc.bullets(night.problems)
+    doc.heading(2, "Machine")
+    doc.bullets(machine_facts())
+    doc.heading(2, "Files")
+    doc.bullets(["`report.md`, `report.html`: this report; `junit.xml`: every check as a test case",
+                 "`plots/coverage.svg`, `plots/runs-per-second.svg`: per target, over the runs of the history",
+                 "`crashes/TARGET/` and `crashes.tar.gz`: one input per distinct crash",
+                 "`corpus/TARGET/` and `corpus.tar.gz`: the committed corpora with tonight's new inputs merged in",
+                 "`coverage/html/index.html`: the coverage report; `logs/`: every tool's output",
+                 "`history.json`: the runs so far, for the plots and the rotations"])
+    return doc
+
+
+def report_crashes(doc, night):
+    if not night.crash_groups and not night.regression_failures:
+        return
+    doc.heading(2, "Crashes")
+    doc.para("One line per distinct crash (same target and the same top frames of "
+             "the sanitizer's stack); each command replays it under ASan+UBSan and "
+             "Valgrind, minimises it and keeps it as a regression input.")
+    for target, signature, files, kept, engines in night.crash_groups:
+        title = signature.title if signature else "failed while fuzzing, runs clean on its own"
+        found = ", ".join(engines) or "-"
+        doc.para(f"**{target}**: {title} ({len(files)} file(s), found by {found})")
+        doc.code(repro_command(target, kept))
+
+
+def report_targets(doc, night):
+    if not {"libfuzzer", "afl", "msan", "merge", "coverage"} & set(night.chosen):
+        return
+    doc.heading(2, "Fuzz targets")
+    rows = []
+    for name in sorted(night.targets):
+        row = night.targets[name]
+        crashes = sum(1 for g in night.crash_groups if g[0] == name)
+        cov = row.coverage
+        corpus_cell = (f"{row.corpus_before} → {row.corpus_after} "
+                       f"(+{row.corpus_after - row.corpus_before})"
+                       if row.corpus_after is not None else f"{row.corpus_before}")
+        rows.append([name, fmt_int(row.lf_execs), fmt_rate(row.lf_rate),
+                     fmt_int(row.afl_execs), fmt_rate(row.afl_rate), corpus_cell,
+                     fmt_pct(cov.line_pct if cov else None),
+                     fmt_pct(cov.branch_pct if cov else None),
+                     fmt_delta(row.line_delta), str(crashes)])
+    doc.table(["target", "libFuzzer runs", "runs/s", "AFL++ runs", "runs/s",
+               "corpus (committed → merged)", "lines", "branches", "Δ lines", "crashes"],
+              rows)
+    doc.para("Runs and runs/s as each engine counts them (libFuzzer: executions of "
+             "the ASan+UBSan build; AFL++: of every instance). Coverage is of `impl/` "
+             "by the merged corpus; Δ against the last run in the history.")
+    doc.image("coverage over time", "plots/coverage.svg")
+    doc.image("runs per second over time", "plots/runs-per-second.svg")
+    msan = [(n, r) for n, r in sorted(night.targets.items()) if r.msan_inputs or r.msan_failed]
+    if msan:
+        inputs = sum(r.msan_inputs for _, r in msan)
+        failed = [(n, p, how) for n, r in msan for p, how in r.msan_failed]
+        doc.para(f"MemorySanitizer replayed {inputs} inputs of {len(msan)} targets: "
+                 f"{len(failed)} failed.")
+        for name, path, how in failed:
+            doc.para(f"**{name}** under MSan: `{path}` {how}")
+            doc.code(f"{project.Build('msan').replay_binary(name)} {path}")
+
+
+def report_stress(doc, night):
+    if "stress" not in night.chosen:
+        return
+    doc.heading(2, "Stress")
+    if night.stress:
+        doc.table(["scenario", "procs", "ops/s", "checks", "violations", "kills"],
+                  [[r[0], r[1], f"{int(r[2]):,}", f"{int(r[3]):,}", r[4], r[5]]
+                   for r in night.stress])
+    if night.stress_command:
+        doc.para(f"Run as `{night.stress_command}`.")
+    for v in night.stress_violations:
+        doc.para(f"**{v['scenario']}**: {v['count']} violation(s); the first: {v['first']}")
+        if v["replay"]:
+            doc.code(v["replay"])
+
+
+def report_suites(doc, night):
+    if not night.suites:
+        return
+    doc.heading(2, "Test suites")
+    rows = []
+    titles = {"tsan": "tsan", "valgrind": "valgrind (memcheck, Helgrind, DRD)",
+              "stress-broken": "default: broken stress variants and their twins"}
+    for key, outcome in night.suites.items():
+        sel = outcome.selection
+        rows.append([titles.get(key, key), f"{len(sel.names)} of {sel.total}",
+                     str(len(outcome.passed())), str(len(outcome.failed())),
+                     str(len(outcome.not_run())), f"{outcome.seconds:.0f} s"])
+    if rows:
+        doc.table(["preset", "tests run", "passed", "failed", "not reached", "time"], rows)
+        doc.para("When a suite does not fit its share, a rotating part runs and the "
+                 "next run goes on from there.")
+    for key, outcome in night.suites.items():
+        for name in outcome.failed():
+            status = outcome.results[name][0]
+            doc.para(f"**{name}** ({outcome.preset}): {status}; log `logs/ctest-{key}.log`")
+            doc.code(f"{project.ipch_command()} test --preset {outcome.preset} -- "
+                     f"-R '{ctestrun.anchored([name])}'")
+
+
+def report_coverage(doc, night):
+    if night.coverage is None:
+        return
+    doc.heading(2, "Coverage")
+    total = night.coverage.all
+    if total is not None:
+        doc.para(f"All targets together: lines {fmt_pct(total.line_pct)} "
+                 f"({total.lines_covered}/{total.lines_total}), branches "
+                 f"{fmt_pct(total.branch_pct)} ({total.branches_covered}/"
+                 f"{total.branches_total}) of `impl/`. "
+                 f"[HTML report](coverage/html/index.html)")
+
+
+def report_sweep(doc, night):
+    swept = night.swept
+    if swept is None:
+        return
+    doc.heading(2, "Leftovers")
+    before = night.swept_before
+    if before is not None and before.removed:
+        doc.para(f"Before the run, the sweep removed {len(before.removed)} IPC object(s) "
+                 f"that earlier, killed runs had left.")
+    if not swept.removed and not swept.failed:
+        doc.para("No IPC object outlived its process: the sweep at the end found nothing.")
+        return
+    doc.para(f"The sweep at the end removed {len(swept.removed)} IPC object(s) of "
+             f"processes killed during the run (an engine kills the input it is on "
+             f"when its time is up), and could not remove {len(swept.failed)}; "
+             f"`logs/sweep.log` lists them.")
+
+
+def report_phases(doc, night):
+    doc.heading(2, "Phases")
+    rows = [[name, nightly.PHASE_TITLES[name], f"{p.planned:.0f} s", f"{p.used:.0f} s", p.note]
+            for name, p in night.phases.items()]
+    rows.insert(0, ["builds", ", ".join(sorted(night.broken_builds)) and
+                    f"failed: {', '.join(sorted(night.broken_builds))}" or
+                    "every preset the phases need", "-", f"{night.build_seconds:.0f} s", ""])
+    doc.table(["phase", "what", "planned", "used", "note"], rows, "llrrl")
+
+
+# ---- JUnit ----------------------------------------------------------------
+
+def write_junit(night):
+    junit = report.JUnit("ipc-harness nightly")
+    for preset, error in night.broken_builds.items():
+        junit.case("build", preset, failure=error)
+    for name, row in sorted(night.targets.items()):
+        groups = [g for g in night.crash_groups if g[0] == name]
+        for engine, phase, execs in (("libFuzzer", "libfuzzer", row.lf_execs),
+                                     ("AFL++", "afl", row.afl_execs)):
+            if phase not in night.chosen:
+                continue
+            mine = [g for g in groups if engine in g[4]]
+            if execs is None and not mine:
+                junit.case(f"fuzz.{engine}", name, skipped="not fuzzed this run")
+                continue
+            failure = "\n".join(f"{g[1].title if g[1] else 'crash'}: "
+                                f"{repro_command(name, g[3])}" for g in mine) or None
+            junit.case(f"fuzz.{engine}", name, failure=failure)
+        for path, how in row.msan_failed:
+            junit.case("msan", f"{name} {Path(path).name}", failure=f"{path}: {how}")
+        if row.msan_inputs and not row.msan_failed:
+            junit.case("msan", name)
+    regression = [g for g in night.crash_groups if "regression" in g[4]]
+    for target, signature, files, kept, _ in regression:
+        junit.case("regressions", target, failure=repro_command(target, kept))
+    violations = {v["scenario"]: v for v in night.stress_violations}
+    for row in night.stress:
+        v = violations.get(row[0])
+        failure = f"{v['count']} violations; {v['first']}\nreplay: {v['replay']}" if v else None
+        junit.case("stress", row[0], failure=failure)
+    for key, outcome in night.suites.items():
+        for name in outcome.selection.names:
+            if name in outcome.results:
+                status, seconds = outcome.results[name]
+                junit.case(f"ctest.{key}", name, seconds,
+                           failure=None if status == "Passed" else status)
+            else:
+                junit.case(f"ctest.{key}", name, skipped="not reached within the budget")
+    if night.swept is not None:
+        junit.case("sweep", "leftovers", failure="\n".join(night.swept.failed) or None,
+                   output="\n".join(night.swept.removed) or None)
+    for name, phase in night.phases.items():
+        if phase.failed:
+            junit.case("phases", name, failure=phase.note)
+    junit.write(night.out / "junit.xml")
+
+
+# ---- facts about the machine ------------------------------------------------
+
+def first_line(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=VERSION_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = ANSI.sub("", out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "?"
+
+
+def git_commit():
+    return first_line(["git", "-C", str(project.REPO), "rev-parse", "--short", "HEAD"])
+
+
+def git_dirty():
+    out = subprocess.run(["git", "-C", str(project.REPO), "status", "--porcelain",
+                          "--untracked-files=no"], capture_output=True, text=True,
+                         timeout=VERSION_TIMEOUT)
+    return bool(out.stdout.strip())
+
+
+def os_name():
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def memory():
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    return "?"
+
+
+def afl_version():
+    """afl-fuzz has no --version; its help's first line names it."""
+    line = first_line(["afl-fuzz", "-h"])
+    match = re.search(r"afl-fuzz\+*\s*(\d\S*)", line)
+    return match.group(1) if match else line
+
+
+def machine_facts():
+    return [f"host {platform.node()}: {procs.cpu_count()} cores, {memory()}, "
+            f"{os_name()}, Linux {platform.release()}",
+            f"gcc: {first_line(['gcc', '--version'])}",
+            f"clang: {first_line(['clang', '--version'])}",
+            f"AFL++: {afl_version()}",
+            f"valgrind: {first_line(['valgrind', '--version'])}",
+            f"cmake: {first_line(['cmake', '--version'])}",
+            f"python: {platform.python_version()}"]
