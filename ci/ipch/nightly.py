@@ -49,6 +49,7 @@ STRESS_KILL_RATE = 1.0
 MSAN_BATCH_TIMEOUT = 120
 HISTORY_KEPT = 200
 LIST_TIMEOUT = 20
+MAX_CLASSIFIED = 12        # crash files per target replayed for a signature
 REPORT_RESERVE = 30        # seconds kept back for dedupe, report and archives
 
 
@@ -67,6 +68,22 @@ class TargetRow:
     line_delta: float = None
     msan_inputs: int = 0
     msan_failed: list = field(default_factory=list)  # (path, how)
+
+
+@dataclass
+class CrashGroup:
+    """The inputs of one target that fail the same way (signature None: they
+    failed while fuzzing but run clean on their own)."""
+    target: str
+    signature: object       # stacks.Signature or None
+    files: list
+    kept: Path              # the smallest, copied into OUT/crashes/TARGET/
+    engines: list           # "libFuzzer", "AFL++", "regression"
+
+    @property
+    def key(self):
+        """What makes two groups one bug: the signature, whatever the target."""
+        return self.signature.hash if self.signature else f"flaky:{self.target}"
 
 
 @dataclass
@@ -118,7 +135,7 @@ class Night:
         self.broken_builds = {}   # preset -> error
         self.targets = {}
         self.crash_pairs = []     # (target, path, engine)
-        self.crash_groups = []    # (target, signature or None, files, kept path, engines)
+        self.crash_groups = []    # CrashGroup, one per target and signature
         self.regression_failures = []  # (target, path, how)
         self.stress = []          # stress rows
         self.stress_violations = []
@@ -558,24 +575,40 @@ def sweep_leftovers(night):
 
 
 def group_crashes(night):
-    """One group per distinct stack; the smallest file of each is kept in OUT."""
-    if not night.crash_pairs:
-        return
-    engines = {}
+    """One group per target and stack signature; the smallest file of each
+    is copied into OUT. Of a target's files, the MAX_CLASSIFIED smallest
+    are replayed to learn their signature: a planted bug can leave
+    hundreds, and the smallest show every way it fails."""
+    engines, by_target = {}, {}
     for target, path, engine in night.crash_pairs:
         engines.setdefault((target, str(path)), set()).add(engine)
-    groups, clean = stacks.dedupe([(t, p) for t, p, _ in night.crash_pairs])
+        by_target.setdefault(target, {})[str(path)] = Path(path)
+    pairs = []
+    for target, paths in by_target.items():
+        ordered = sorted(paths.values(), key=lambda p: (p.stat().st_size, p.name))
+        pairs += [(target, path) for path in ordered[:MAX_CLASSIFIED]]
+        if len(ordered) > MAX_CLASSIFIED:
+            night.problems.append(f"{target}: {len(ordered) - MAX_CLASSIFIED} more crash "
+                                  f"file(s) not replayed for their signature")
+    if not pairs:
+        return
+    groups, clean = stacks.dedupe(pairs)
+    found_by = lambda target, files: sorted(set().union(
+        *(engines.get((target, str(f)), set()) for f in files)))
     for group in groups:
         keep = min(group.files, key=lambda p: (p.stat().st_size, p.name))
-        night.crash_groups.append((group.target, group.signature, group.files,
-                                   copy_crash(night, group.target, keep),
-                                   sorted(set().union(*(engines.get((group.target, str(f)), set())
-                                                        for f in group.files)))))
+        night.crash_groups.append(CrashGroup(group.target, group.signature, group.files,
+                                             copy_crash(night, group.target, keep),
+                                             found_by(group.target, group.files)))
+    flaky = {}
     for target, path in clean:
-        # Found failing while fuzzing but clean on its own: a flaky or
-        # state-dependent failure, still a failure of the run.
-        night.crash_groups.append((target, None, [path], copy_crash(night, target, path),
-                                   sorted(engines.get((target, str(path)), set()))))
+        flaky.setdefault(target, []).append(path)
+    for target, files in flaky.items():
+        # Failed while fuzzing, clean on their own: a failure that depends on
+        # timing or state, still a failure of the run.
+        night.crash_groups.append(CrashGroup(target, None, files,
+                                             copy_crash(night, target, files[0]),
+                                             found_by(target, files)))
 
 
 def copy_crash(night, target, path):

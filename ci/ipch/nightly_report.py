@@ -30,13 +30,13 @@ def failures(night):
     violations = sum(v["count"] for v in night.stress_violations)
     msan = sum(len(r.msan_failed) for r in night.targets.values())
     unswept = len(night.swept.failed) if night.swept else 0
-    return (len(night.crash_groups) + suites_failed + violations + msan + unswept
+    return (len(distinct_crashes(night)) + suites_failed + violations + msan + unswept
             + len(night.broken_builds) + sum(1 for p in night.phases.values() if p.failed))
 
 
 
 def summary_line(night):
-    crashes = len(night.crash_groups)
+    crashes = len(distinct_crashes(night))
     violations = sum(v["count"] for v in night.stress_violations)
     tests = sum(len(o.failed()) for o in night.suites.values())
     msan = sum(len(r.msan_failed) for r in night.targets.values())
@@ -119,18 +119,36 @@ def build_report(night):
     return doc
 
 
+def distinct_crashes(night):
+    """The crash groups by bug: {key: [groups of each target]}, a signature
+    counting once however many targets it crashed."""
+    bugs = {}
+    for group in night.crash_groups:
+        bugs.setdefault(group.key, []).append(group)
+    return bugs
+
+
 def report_crashes(doc, night):
-    if not night.crash_groups and not night.regression_failures:
+    bugs = distinct_crashes(night)
+    if not bugs:
         return
     doc.heading(2, "Crashes")
-    doc.para("One line per distinct crash (same target and the same top frames of "
-             "the sanitizer's stack); each command replays it under ASan+UBSan and "
-             "Valgrind, minimises it and keeps it as a regression input.")
-    for target, signature, files, kept, engines in night.crash_groups:
-        title = signature.title if signature else "failed while fuzzing, runs clean on its own"
-        found = ", ".join(engines) or "-"
-        doc.para(f"**{target}**: {title} ({len(files)} file(s), found by {found})")
-        doc.code(repro_command(target, kept))
+    doc.para("One paragraph per distinct crash: the same top frames of the project's "
+             "own code on the sanitizer's stack, in whichever targets. The command "
+             "replays the smallest input under ASan+UBSan and Valgrind, minimises it "
+             "and keeps it as a regression input; every group's input is in "
+             "`crashes/TARGET/`.")
+    for groups in bugs.values():
+        best = min(groups, key=lambda g: (g.kept.stat().st_size, g.target))
+        files = sum(len(g.files) for g in groups)
+        engines = ", ".join(sorted({e for g in groups for e in g.engines})) or "-"
+        targets = ", ".join(g.target for g in groups)
+        if best.signature:
+            title = best.signature.title
+        else:
+            title = "failed while fuzzing, but runs clean on its own (timing or state)"
+        doc.para(f"**{title}**: {files} file(s) in {targets}; found by {engines}")
+        doc.code(repro_command(best.target, best.kept))
 
 
 def report_targets(doc, night):
@@ -140,7 +158,7 @@ def report_targets(doc, night):
     rows = []
     for name in sorted(night.targets):
         row = night.targets[name]
-        crashes = sum(1 for g in night.crash_groups if g[0] == name)
+        crashes = sum(1 for g in night.crash_groups if g.target == name)
         cov = row.coverage
         corpus_cell = (f"{row.corpus_before} → {row.corpus_after} "
                        f"(+{row.corpus_after - row.corpus_before})"
@@ -164,8 +182,13 @@ def report_targets(doc, night):
         failed = [(n, p, how) for n, r in msan for p, how in r.msan_failed]
         doc.para(f"MemorySanitizer replayed {inputs} inputs of {len(msan)} targets: "
                  f"{len(failed)} failed.")
-        for name, path, how in failed:
-            doc.para(f"**{name}** under MSan: `{path}` {how}")
+        for name, row in msan:
+            if not row.msan_failed:
+                continue
+            path, how = row.msan_failed[0]
+            more = len(row.msan_failed) - 1
+            doc.para(f"**{name}** under MSan: `{path}` {how}"
+                     + (f", and {more} more input(s) (`logs/msan-{name}.log`)" if more else ""))
             doc.code(f"{project.Build('msan').replay_binary(name)} {path}")
 
 
@@ -257,25 +280,26 @@ def write_junit(night):
     for preset, error in night.broken_builds.items():
         junit.case("build", preset, failure=error)
     for name, row in sorted(night.targets.items()):
-        groups = [g for g in night.crash_groups if g[0] == name]
+        groups = [g for g in night.crash_groups if g.target == name]
         for engine, phase, execs in (("libFuzzer", "libfuzzer", row.lf_execs),
                                      ("AFL++", "afl", row.afl_execs)):
             if phase not in night.chosen:
                 continue
-            mine = [g for g in groups if engine in g[4]]
+            mine = [g for g in groups if engine in g.engines]
             if execs is None and not mine:
                 junit.case(f"fuzz.{engine}", name, skipped="not fuzzed this run")
                 continue
-            failure = "\n".join(f"{g[1].title if g[1] else 'crash'}: "
-                                f"{repro_command(name, g[3])}" for g in mine) or None
+            failure = "\n".join(f"{g.signature.title if g.signature else 'crash'}: "
+                                 f"{repro_command(name, g.kept)}" for g in mine) or None
             junit.case(f"fuzz.{engine}", name, failure=failure)
         for path, how in row.msan_failed:
             junit.case("msan", f"{name} {Path(path).name}", failure=f"{path}: {how}")
         if row.msan_inputs and not row.msan_failed:
             junit.case("msan", name)
-    regression = [g for g in night.crash_groups if "regression" in g[4]]
-    for target, signature, files, kept, _ in regression:
-        junit.case("regressions", target, failure=repro_command(target, kept))
+    for group in night.crash_groups:
+        if "regression" in group.engines:
+            junit.case("regressions", group.target,
+                       failure=repro_command(group.target, group.kept))
     violations = {v["scenario"]: v for v in night.stress_violations}
     for row in night.stress:
         v = violations.get(row[0])

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ipch import ctestrun, nightly, plots, report  # noqa: E402
+from ipch import ctestrun, nightly, nightly_report, plots, report, stacks  # noqa: E402
 
 
 CTEST_LOG = """\
@@ -116,6 +116,47 @@ class Budget(unittest.TestCase):
         self.assertEqual(night.offsets["afl"], 1)
         self.assertEqual(nightly.rotation(night, "afl", items, 9), items)
         self.assertEqual(night.offsets["afl"], 0)
+
+
+class CrashGrouping(unittest.TestCase):
+    def group(self, target, signature, size, engines=("libFuzzer",)):
+        kept = Path(self.scratch.name, f"{target}-{size}")
+        kept.write_bytes(b"x" * size)
+        return nightly.CrashGroup(target, signature, [kept], kept, list(engines))
+
+    def setUp(self):
+        self.scratch = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.scratch.cleanup()
+
+    def test_one_bug_in_several_targets_counts_once(self):
+        overflow = stacks.Signature.of("heap-buffer-overflow READ",
+                                       ("take_payload_bytes", "ipcf_decoder_feed"))
+        other = stacks.Signature.of("SEGV", ("ipc_ring_write",))
+        night = SimpleNamespace(crash_groups=[
+            self.group("frame_decode", overflow, 72),
+            self.group("channel_pipe", overflow, 30, ("AFL++",)),
+            self.group("shm_ring_ops", other, 9),
+            self.group("channel_tcp", None, 5),
+            self.group("channel_fifo", None, 5)])
+        bugs = nightly_report.distinct_crashes(night)
+        self.assertEqual(len(bugs), 4)  # one overflow, one SEGV, two flaky targets
+        self.assertEqual([g.target for g in bugs[overflow.hash]],
+                         ["frame_decode", "channel_pipe"])
+
+    def test_report_names_each_bug_once_with_the_smallest_input(self):
+        overflow = stacks.Signature.of("heap-buffer-overflow READ", ("take_payload_bytes",))
+        night = SimpleNamespace(crash_groups=[
+            self.group("frame_decode", overflow, 72),
+            self.group("channel_pipe", overflow, 30, ("AFL++",))],
+            regression_failures=[])
+        doc = report.Doc()
+        nightly_report.report_crashes(doc, night)
+        text = report.to_markdown(doc)
+        self.assertEqual(text.count("heap-buffer-overflow READ in take_payload_bytes"), 1)
+        self.assertIn("2 file(s) in frame_decode, channel_pipe; found by AFL++, libFuzzer", text)
+        self.assertIn("channel_pipe-30 --target channel_pipe --minimize --keep", text)
 
 
 class StressOutput(unittest.TestCase):
