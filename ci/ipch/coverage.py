@@ -43,7 +43,6 @@ BATCH_INPUTS = 256
 # Time for a replay to start, and to write its profile, on top of its inputs.
 STARTUP_SECONDS = 30
 TOOL_TIMEOUT = 600
-GIT_TIMEOUT = 30
 # Of a time budget, what the merging and the reports after the replays may
 # take (they take a few seconds for every target).
 REPORT_RESERVE_SECONDS = 60
@@ -398,19 +397,6 @@ def object_args(binaries):
     return args
 
 
-def git_commit():
-    """The short hash of HEAD, or "-" outside a git checkout."""
-    with tempfile.TemporaryFile("w+") as out:
-        try:
-            status = procs.run(["git", "-C", project.REPO, "rev-parse", "--short", "HEAD"],
-                               "reading the commit", GIT_TIMEOUT, stdout=out, check=False)
-        except (OSError, Failure):
-            return "-"
-        out.seek(0)
-        commit = out.read().strip()
-    return commit if status == 0 and commit else "-"
-
-
 # ---- the history -------------------------------------------------------------
 
 def default_history():
@@ -634,7 +620,7 @@ def write_reports(replays, out_dir, history_path, scratch, every_target,
     if every_target and len(recorded) == len(replays):
         recorded[ALL] = overall
     if recorded:
-        append_history(history_path, history_entry(recorded, git_commit()))
+        append_history(history_path, history_entry(recorded, project.git_commit()))
     return Report(targets=figures, all=overall, html_index=index, every_target=every_target)
 
 

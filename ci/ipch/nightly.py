@@ -648,7 +648,7 @@ def history_entry(night):
                          "corpus": row.corpus_after}
     from . import nightly_report
     return {"time": night.started.strftime("%Y-%m-%d %H:%M"),
-            "commit": nightly_report.git_commit(), "budget": night.budget_minutes,
+            "commit": project.git_commit(), "budget": night.budget_minutes,
             "verdict": nightly_report.summary_line(night),
             "targets": targets, "offsets": night.offsets}
 

@@ -95,7 +95,7 @@ def build_report(night):
     doc.para(f"**{verdict.split(':')[0]}**:{verdict.split(':', 1)[1]}.")
     used = sum(p.used for p in night.phases.values())
     doc.para(f"Budget {night.budget_minutes} min: the work took {minutes(used)}, "
-             f"after {minutes(night.build_seconds)} of builds. Commit `{git_commit()}`"
+             f"after {minutes(night.build_seconds)} of builds. Commit `{project.git_commit()}`"
              f"{' with local changes' if git_dirty() else ''}; stress seed {night.seed}.")
     report_crashes(doc, night)
     report_targets(doc, night)
@@ -331,10 +331,6 @@ def first_line(cmd):
         return "not found"
     text = ANSI.sub("", out.stdout or out.stderr).strip()
     return text.splitlines()[0] if text else "?"
-
-
-def git_commit():
-    return first_line(["git", "-C", str(project.REPO), "rev-parse", "--short", "HEAD"])
 
 
 def git_dirty():

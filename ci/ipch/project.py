@@ -5,6 +5,7 @@ import fcntl
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,12 +17,24 @@ REPO = Path(__file__).resolve().parents[2]
 IPCH = REPO / "ipch"
 
 CONFIGURE_TIMEOUT = 600
+GIT_TIMEOUT = 30
 BUILD_TIMEOUT = 3600
 
 
 def ipch_command():
     """How the user calls ipch from where they are, for printed commands."""
     return "./ipch" if Path.cwd().resolve() == REPO else str(IPCH)
+
+
+def git_commit():
+    """The short hash of HEAD, or "-" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=GIT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return "-"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "-"
 
 
 def display_path(path):
