@@ -66,6 +66,7 @@ class TargetRow:
     corpus_after: int = None
     coverage: object = None   # coverage.TargetCoverage
     line_delta: float = None
+    branch_delta: float = None
     msan_inputs: int = 0
     msan_failed: list = field(default_factory=list)  # (path, how)
 
@@ -515,6 +516,20 @@ def merge_corpora(night, phase, targets):
     phase.note = f"{merged} of {len(targets)} targets merged, {added} inputs added"
 
 
+def last_measured(history, target, key):
+    """The latest value of key for target in the runs of the history that
+    measured it (a run of some phases only may not have)."""
+    for run in reversed(history):
+        value = run.get("targets", {}).get(target, {}).get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def change(now, before):
+    return None if now is None or before is None else now - before
+
+
 def merged_root(night):
     """The corpora the merge phase wrote, if it ran; else every corpus."""
     root = night.out / "corpus"
@@ -527,12 +542,12 @@ def measure_coverage(night, phase, targets):
                                       time_budget=phase.planned, per_target_html=False,
                                       corpus_root=merged_root(night))
     night.problems.extend(f"coverage: {p}" for p in night.coverage.problems)
-    previous = night.history[-1]["targets"] if night.history else {}
     for target, cov in night.coverage.targets.items():
         row = night.row(target)
         row.coverage = cov
-        before = previous.get(target, {}).get("line_pct")
-        row.line_delta = None if before is None else cov.line_pct - before
+        row.line_delta = change(cov.line_pct, last_measured(night.history, target, "line_pct"))
+        row.branch_delta = change(cov.branch_pct,
+                                  last_measured(night.history, target, "branch_pct"))
     phase.note = f"{len(night.coverage.targets)} of {len(targets)} targets"
 
 
@@ -640,7 +655,10 @@ def save_history(path, runs):
 
 def history_entry(night):
     targets = {}
-    for name, row in night.targets.items():
+    rows = dict(night.targets)
+    if night.coverage is not None and night.coverage.all is not None:
+        rows[coverage.ALL] = TargetRow(coverage.ALL, coverage=night.coverage.all)
+    for name, row in rows.items():
         cov = row.coverage
         targets[name] = {"libfuzzer_rate": row.lf_rate, "afl_rate": row.afl_rate,
                          "line_pct": cov.line_pct if cov else None,

@@ -57,7 +57,8 @@ def write_plots(night):
     def series(target, key):
         return [r.get("targets", {}).get(target, {}).get(key) for r in runs]
 
-    cov = [(t, [series(t, "line_pct"), series(t, "branch_pct")]) for t in targets]
+    cov = [(t, [series(t, "line_pct"), series(t, "branch_pct")])
+           for t in ["all"] + targets]
     rate = [(t, [series(t, "libfuzzer_rate"), series(t, "afl_rate")]) for t in targets]
     (night.out / "plots" / "coverage.svg").write_text(plots.small_multiples(
         "Coverage of impl/ per target (%)", cov, ["lines", "branches"], names, "%"))
@@ -167,10 +168,11 @@ def report_targets(doc, night):
                      fmt_int(row.afl_execs), fmt_rate(row.afl_rate), corpus_cell,
                      fmt_pct(cov.line_pct if cov else None),
                      fmt_pct(cov.branch_pct if cov else None),
-                     fmt_delta(row.line_delta), str(crashes)])
+                     f"{fmt_delta(row.line_delta)} / {fmt_delta(row.branch_delta)}",
+                     str(crashes)])
     doc.table(["target", "libFuzzer runs", "runs/s", "AFL++ runs", "runs/s",
-               "corpus (committed → merged)", "lines", "branches", "Δ lines", "crashes"],
-              rows)
+               "corpus (committed → merged)", "lines", "branches", "Δ lines / branches",
+               "crashes"], rows)
     doc.para("Runs and runs/s as each engine counts them (libFuzzer: executions of "
              "the ASan+UBSan build; AFL++: of every instance). Coverage is of `impl/` "
              "by the merged corpus; Δ against the last run in the history.")
@@ -237,12 +239,19 @@ def report_coverage(doc, night):
         return
     doc.heading(2, "Coverage")
     total = night.coverage.all
-    if total is not None:
-        doc.para(f"All targets together: lines {fmt_pct(total.line_pct)} "
-                 f"({total.lines_covered}/{total.lines_total}), branches "
-                 f"{fmt_pct(total.branch_pct)} ({total.branches_covered}/"
-                 f"{total.branches_total}) of `impl/`. "
-                 f"[HTML report](coverage/html/index.html)")
+    if total is None:
+        return
+    text = (f"All targets together: lines {fmt_pct(total.line_pct)} "
+            f"({total.lines_covered}/{total.lines_total}), branches "
+            f"{fmt_pct(total.branch_pct)} ({total.branches_covered}/"
+            f"{total.branches_total}) of `impl/`")
+    lines = nightly.last_measured(night.history[:-1], "all", "line_pct")
+    branches = nightly.last_measured(night.history[:-1], "all", "branch_pct")
+    if lines is not None and branches is not None:
+        text += (f"; {fmt_delta(total.line_pct - lines)} lines and "
+                 f"{fmt_delta(total.branch_pct - branches)} branches since the last "
+                 f"run that measured them")
+    doc.para(text + ". [HTML report](coverage/html/index.html)")
 
 
 def report_sweep(doc, night):

@@ -159,6 +159,27 @@ class CrashGrouping(unittest.TestCase):
         self.assertIn("channel_pipe-30 --target channel_pipe --minimize --keep", text)
 
 
+class History(unittest.TestCase):
+    def test_change_is_against_the_last_run_that_measured_it(self):
+        runs = [{"targets": {"crc32c": {"line_pct": 90.0}}},
+                {"targets": {"crc32c": {"line_pct": 93.5, "branch_pct": 80.0}}},
+                {"targets": {"crc32c": {"line_pct": None}}},  # a stress-only run
+                {"targets": {}}]
+        self.assertEqual(nightly.last_measured(runs, "crc32c", "line_pct"), 93.5)
+        self.assertEqual(nightly.last_measured(runs, "crc32c", "branch_pct"), 80.0)
+        self.assertIsNone(nightly.last_measured(runs, "frame_decode", "line_pct"))
+        self.assertAlmostEqual(nightly.change(94.0, 93.5), 0.5)
+        self.assertIsNone(nightly.change(94.0, None))
+
+    def test_history_survives_a_corrupt_file(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch, "history.json")
+            path.write_text("{not json")
+            self.assertEqual(nightly.load_history(path), [])
+            nightly.save_history(path, [{"time": "t", "targets": {}}])
+            self.assertEqual(nightly.load_history(path), [{"time": "t", "targets": {}}])
+
+
 class StressOutput(unittest.TestCase):
     def test_rows_and_first_violation_with_its_replay(self):
         night = SimpleNamespace(stress_violations=[])
