@@ -99,8 +99,9 @@ def known_costs(build_dir):
     return costs
 
 
-def select(names, costs, seconds, jobs, offset, guess):
-    """The tests that fit seconds on jobs cores, taken round from offset."""
+def select(names, costs, seconds, jobs, offset, guess, skip=frozenset()):
+    """The tests that fit seconds on jobs cores, taken round from offset;
+    the tests of skip (run already) are passed over."""
     total = len(names)
     if total == 0:
         return Selection([], 0, 0, 0.0)
@@ -108,6 +109,8 @@ def select(names, costs, seconds, jobs, offset, guess):
     chosen, used, last = set(), 0.0, offset - 1
     for step in range(total):
         index = (offset + step) % total
+        if names[index] in skip:
+            continue
         cost = costs.get(names[index], guess)
         if (used + cost) / jobs > seconds and chosen:
             # A long test is skipped for shorter ones after it, not waited for.
@@ -116,7 +119,7 @@ def select(names, costs, seconds, jobs, offset, guess):
         used += cost
         last = index
     ordered = [name for name in names if name in chosen]
-    next_offset = 0 if len(chosen) == total else (last + 1) % total
+    next_offset = 0 if len(chosen) + len(skip) >= total else (last + 1) % total
     return Selection(ordered, total, next_offset, used / jobs)
 
 
@@ -134,7 +137,7 @@ def anchored(names):
 
 
 def run(preset, build_dir, selection, seconds, log):
-    """Run the selection; never raises for failing tests."""
+    """Run the selection, its output added to log; never raises for failing tests."""
     outcome = Outcome(preset, selection, log=log)
     if not selection.names:
         return outcome
@@ -142,9 +145,10 @@ def run(preset, build_dir, selection, seconds, log):
            "--output-on-failure", "--no-tests=error"]
     if selection.filtered or not selection.whole:
         cmd += ["-R", anchored(selection.names)]
-    procs.announce(cmd, suffix=f" > {log} 2>&1")
+    procs.announce(cmd, suffix=f" >> {log} 2>&1")
     began = time.monotonic()
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
+        offset = out.tell()
         proc = procs.spawn(cmd, stdout=out, stderr=out)
     try:
         if not procs.wait(proc, seconds + OVERRUN_SECONDS):
@@ -154,7 +158,7 @@ def run(preset, build_dir, selection, seconds, log):
         procs.stop(proc)
         raise
     outcome.seconds = time.monotonic() - began
-    outcome.results = parse_results(Path(log).read_text(errors="replace"))
+    outcome.results = parse_results(Path(log).read_bytes()[offset:].decode(errors="replace"))
     for name in list(outcome.results):
         if name.startswith(FIXTURE_PREFIX) and outcome.results[name][0] == "Passed":
             del outcome.results[name]  # shown only when a sweep failed

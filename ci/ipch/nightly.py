@@ -27,13 +27,12 @@ from . import afl, campaign, clean, corpus, coverage, ctestrun, procs, project, 
 from .errors import Failure, UsageError
 
 # Phase, weight: the share of the budget each gets.
-PHASES = (("libfuzzer", 20), ("afl", 22), ("msan", 4), ("stress", 10),
-          ("stress-broken", 7), ("tsan", 10), ("valgrind", 15), ("merge", 5),
-          ("coverage", 7))
+PHASES = (("libfuzzer", 20), ("afl", 22), ("merge", 5), ("msan", 4), ("stress", 10),
+          ("stress-broken", 7), ("tsan", 10), ("valgrind", 15), ("coverage", 7))
 PHASE_TITLES = {
     "libfuzzer": "fuzz every target with libFuzzer (ASan+UBSan)",
     "afl": "fuzz every target with AFL++ (CMPLOG main, ASan+UBSan secondary)",
-    "msan": "replay every corpus input under MemorySanitizer",
+    "msan": "replay every merged corpus input under MemorySanitizer",
     "stress": "stress scenarios with SIGKILLed workers",
     "stress-broken": "broken variants must be caught, their correct twins pass",
     "tsan": "the test suite under ThreadSanitizer",
@@ -45,10 +44,11 @@ MIN_LIBFUZZER_SECONDS = 5
 MIN_AFL_SECONDS = 8
 MIN_STRESS_SECONDS = 1.5
 STRESS_OVERHEAD = 0.7      # seconds a scenario spends starting and checking
-STRESS_KILL_RATE = 1.0
+STRESS_KILL_RATE = 3.0     # a few kills even in the seconds a short run gives
 MSAN_BATCH_TIMEOUT = 120
 HISTORY_KEPT = 200
 LIST_TIMEOUT = 20
+MIN_SUITE_ROUND = 15       # seconds left that are worth another ctest round
 MAX_CLASSIFIED = 12        # crash files per target replayed for a signature
 REPORT_RESERVE = 30        # seconds kept back for dedupe, report and archives
 
@@ -339,10 +339,14 @@ def fuzz_afl(night, phase, targets):
 
 # ---- MemorySanitizer -----------------------------------------------------
 
-def corpus_inputs(target):
-    """Every input of the target's committed, regression, working and AFL corpora."""
-    dirs = [project.seed_dir(target), project.regression_dir(target),
-            project.work_dir() / "corpus" / target] + afl.queue_dirs(target)
+def corpus_inputs(night, target):
+    """Every input of the target's merged corpus and regressions, or, without
+    a merge, of its committed, regression, working and AFL++ corpora."""
+    if merged_root(night) is not None:
+        dirs = [merged_root(night) / target, project.regression_dir(target)]
+    else:
+        dirs = [project.seed_dir(target), project.regression_dir(target),
+                project.work_dir() / "corpus" / target] + afl.queue_dirs(target)
     files = []
     for directory in dirs:
         if directory.is_dir():
@@ -359,7 +363,7 @@ def replay_msan(night, phase, targets):
         if time.monotonic() >= deadline:
             break
         row = night.row(target)
-        pending = corpus_inputs(target)
+        pending = corpus_inputs(night, target)
         binary = build.replay_binary(target)
         while pending and time.monotonic() < deadline:
             culprit, ran = replay_batch(binary, target, pending, night)
@@ -461,25 +465,43 @@ def parse_violations(night, text):
 # ---- ctest suites ------------------------------------------------------
 
 def suite_phase(night, phase, preset, only=None):
+    """The preset's tests in rounds: each round the tests that fit the time
+    left (by ctest's cost data), until all ran or too little time is left
+    for another; the next run starts where the last round stopped."""
     build_dir = project.Build(preset).dir
     names = ctestrun.listed_tests(build_dir)
     if only:
         names = [n for n in names if re.match(only, n)]
     key = f"ctest-{phase.name}"
     guess = ctestrun.GUESS_SECONDS.get(preset, ctestrun.DEFAULT_GUESS)
-    selection = ctestrun.select(names, ctestrun.known_costs(build_dir), phase.planned,
-                                procs.cpu_count(), night.offsets.get(key, 0), guess)
-    selection.filtered = bool(only)
-    night.offsets[key] = selection.next_offset
+    costs = ctestrun.known_costs(build_dir)
     log = night.out / "logs" / f"ctest-{phase.name}.log"
-    outcome = ctestrun.run(preset, build_dir, selection, phase.planned, log)
+    deadline = time.monotonic() + phase.planned
+    ran, results, seconds, stopped = [], {}, 0.0, False
+    while len(ran) < len(names) and not stopped:
+        left = deadline - time.monotonic()
+        if ran and left < MIN_SUITE_ROUND:
+            break
+        selection = ctestrun.select(names, costs, left, procs.cpu_count(),
+                                    night.offsets.get(key, 0), guess, skip=set(ran))
+        selection.filtered = bool(only)
+        night.offsets[key] = selection.next_offset
+        outcome = ctestrun.run(preset, build_dir, selection, left, log)
+        ran += selection.names
+        results.update(outcome.results)
+        seconds += outcome.seconds
+        stopped = outcome.stopped
+    whole = len(ran) == len(names)
+    outcome = ctestrun.Outcome(preset, ctestrun.Selection(
+        [n for n in names if n in set(ran)], len(names), night.offsets.get(key, 0), 0.0),
+        results, seconds, log, stopped)
     night.suites[phase.name] = outcome
-    ran = "all" if selection.whole else f"{len(selection.names)} of {selection.total}"
-    phase.note = (f"{ran} tests, {len(outcome.passed())} passed, "
+    count = "all" if whole else f"{len(ran)} of {len(names)}"
+    phase.note = (f"{count} tests, {len(outcome.passed())} passed, "
                   f"{len(outcome.failed())} failed")
     if outcome.not_run():
         phase.note += f", {len(outcome.not_run())} not reached"
-    if not selection.whole:
+    if not whole:
         phase.note += " (the rest rotate in next run)"
 
 

@@ -67,6 +67,15 @@ class CtestSelection(unittest.TestCase):
             offset = sel.next_offset
         self.assertEqual(seen, set(names))
 
+    def test_a_second_round_passes_over_what_ran(self):
+        names = list("abcdef")
+        first = ctestrun.select(names, {}, seconds=4, jobs=2, offset=1, guess=4)
+        self.assertEqual(first.names, ["b", "c"])
+        second = ctestrun.select(names, {}, seconds=100, jobs=2, offset=first.next_offset,
+                                 guess=4, skip=set(first.names))
+        self.assertEqual(second.names, ["a", "d", "e", "f"])
+        self.assertEqual(second.next_offset, 0)  # every test has run
+
     def test_one_test_always_runs_even_over_budget(self):
         sel = ctestrun.select(["long"], {"long": 500}, seconds=1, jobs=2, offset=0, guess=4)
         self.assertEqual(sel.names, ["long"])
