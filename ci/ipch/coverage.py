@@ -153,6 +153,7 @@ class TargetReplay:
         self.env = {"LLVM_PROFILE_FILE": str(self.raw / "%p-%m.profraw")}
         self.input_timeout = libfuzzer.input_timeout(libfuzzer.option_flags(target))
         self.log = project.work_subdir("logs") / f"coverage-{target}.log"
+        self.log.write_bytes(b"")
         gathered = gather_inputs(target, work, corpus_root)
         self.inputs = sum(len(inputs) for inputs in gathered.values())
         self.batches = deque()
@@ -177,16 +178,23 @@ class TargetReplay:
             self.batches.extend(batches)
 
     def run(self, deadline=None):
-        self.log.write_bytes(b"")
+        """Replay batches until none is left or the deadline; what is left
+        stays queued, so a later call with more time goes on."""
         while self.batches:
             if deadline is not None and time.monotonic() >= deadline:
-                self.unrun += sum(len(inputs) for inputs, _ in self.batches)
-                self.batches.clear()
-                self.cut_short = True
                 break
             inputs, args = self.batches.popleft()
             self.run_batch(inputs, args, deadline)
             self.merge_raw()
+        return self
+
+    def finish(self):
+        """The inputs still queued count as not replayed."""
+        left = sum(len(inputs) for inputs, _ in self.batches)
+        if left:
+            self.unrun += left
+            self.cut_short = True
+            self.batches.clear()
         if not self.profile.exists():
             self.run_no_input()
         return self
@@ -546,8 +554,10 @@ def check_targets(names, every):
 
 def replay_all(build, targets, work, scratch, deadline, corpus_root=None):
     """Each target's replays, in turn; with a deadline, each gets an even
-    share of the time left. Returns (replays of the targets started, problems)."""
-    replays, problems = [], []
+    share of the time left, and what the shares cut short then gets the
+    time the quicker targets left. Returns (replays of the targets
+    started, problems)."""
+    started, problems = [], []
     for index, target in enumerate(targets):
         share_end = None
         if deadline is not None:
@@ -558,14 +568,21 @@ def replay_all(build, targets, work, scratch, deadline, corpus_root=None):
                                 f"replayed: {', '.join(skipped)}")
                 break
             share_end = time.monotonic() + left / (len(targets) - index)
-        replay = TargetReplay(build, target, work, scratch, corpus_root).run(share_end)
+        started.append(TargetReplay(build, target, work, scratch, corpus_root).run(share_end))
+    for replay in started:
+        if replay.batches:
+            replay.run(deadline)
+    replays = []
+    for replay in started:
+        replay.finish()
+        target = replay.target
         problems += replay.problems
         problems += [f"{target}: {project.display_path(path)} {how}; reproduce with "
                      f"{project.ipch_command()} repro {project.display_path(path)} "
                      f"--target {target} (log: {project.display_path(replay.log)})"
                      for path, how in replay.crashed]
         if replay.cut_short:
-            problems.append(f"{target}: its share of the time budget ran out with "
+            problems.append(f"{target}: the time budget ran out with "
                             f"{replay.unrun} of {replay.inputs} input(s) not replayed; "
                             f"its figures count the others, and the history leaves it out")
         if not replay.profile.exists():
