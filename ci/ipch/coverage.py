@@ -66,6 +66,7 @@ class TargetCoverage:
     previous_line_pct: float = None  # from the history; None if no earlier run
     previous_branch_pct: float = None
     previous_time: str = None  # when that earlier run was (ISO 8601)
+    complete: bool = True      # every input replayed (none cut by the time budget)
 
     def summary(self):
         return {name: getattr(self, name) for name in SUMMARY_FIELDS}
@@ -611,6 +612,7 @@ def write_reports(replays, out_dir, history_path, scratch, every_target,
                                   f"counting the coverage of {replay.target}")
         coverage.inputs = replay.inputs
         coverage.crashed_inputs = len(replay.crashed)
+        coverage.complete = replay.complete
         figures[replay.target] = with_previous(coverage, history, replay.target)
         if per_target_html:
             html_report(profile, [replay.binary], html / replay.target,

@@ -683,8 +683,9 @@ def history_entry(night):
     for name, row in rows.items():
         cov = row.coverage
         targets[name] = {"libfuzzer_rate": row.lf_rate, "afl_rate": row.afl_rate,
-                         "line_pct": cov.line_pct if cov else None,
-                         "branch_pct": cov.branch_pct if cov else None,
+                         # A figure of a partial replay would show as a drop.
+                         "line_pct": cov.line_pct if cov and cov.complete else None,
+                         "branch_pct": cov.branch_pct if cov and cov.complete else None,
                          "corpus": row.corpus_after}
     from . import nightly_report
     return {"time": night.started.strftime("%Y-%m-%d %H:%M"),

@@ -10,7 +10,7 @@ import html
 import math
 
 PANEL_W, PANEL_H = 220, 110
-PAD_L, PAD_R, PAD_T, PAD_B = 44, 10, 22, 18
+PAD_L, PAD_R, PAD_T, PAD_B = 44, 36, 22, 18
 COLUMNS = 4
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
@@ -48,7 +48,7 @@ def panel(x0, y0, title, series, runs, top, unit):
         x = left + (w * i / (runs - 1) if runs > 1 else w / 2)
         return x, base - h * min(value, top) / top
 
-    for colour, (_, values) in zip(COLOURS, series):
+    for number, (colour, (_, values)) in enumerate(zip(COLOURS, series)):
         points = [xy(i, v) for i, v in enumerate(values) if v is not None]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
@@ -59,7 +59,10 @@ def panel(x0, y0, title, series, runs, top, unit):
         if points:
             last = [v for v in values if v is not None][-1]
             x, y = points[-1]
-            parts.append(f'<text x="{min(x + 3, x0 + PANEL_W - 2):.1f}" y="{y - 4:.1f}" '
+            # The first series' value above its last point, the next below,
+            # so that two close lines keep readable labels.
+            dy = -4 if number == 0 else 11
+            parts.append(f'<text x="{x + 3:.1f}" y="{y + dy:.1f}" '
                          f'class="v" fill="{colour}">{short_number(last)}</text>')
     return parts
 
