@@ -178,14 +178,17 @@ class TargetReplay:
         else:
             self.batches.extend(batches)
 
-    def run(self, deadline=None):
-        """Replay batches until none is left or the deadline; what is left
-        stays queued, so a later call with more time goes on."""
+    def run(self, deadline=None, hard_deadline=None):
+        """Start batches until none is left or the deadline; a batch started
+        runs on to its end unless hard_deadline (default: deadline) comes
+        first, since a batch stopped loses its profile. What is left stays
+        queued, so a later call with more time goes on."""
+        hard_deadline = deadline if hard_deadline is None else hard_deadline
         while self.batches:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             inputs, args = self.batches.popleft()
-            self.run_batch(inputs, args, deadline)
+            self.run_batch(inputs, args, hard_deadline)
             self.merge_raw()
         return self
 
@@ -569,7 +572,8 @@ def replay_all(build, targets, work, scratch, deadline, corpus_root=None):
                                 f"replayed: {', '.join(skipped)}")
                 break
             share_end = time.monotonic() + left / (len(targets) - index)
-        started.append(TargetReplay(build, target, work, scratch, corpus_root).run(share_end))
+        replay = TargetReplay(build, target, work, scratch, corpus_root)
+        started.append(replay.run(share_end, hard_deadline=deadline))
     for replay in started:
         if replay.batches:
             replay.run(deadline)

@@ -27,8 +27,8 @@ from . import afl, campaign, clean, corpus, coverage, ctestrun, procs, project, 
 from .errors import Failure, UsageError
 
 # Phase, weight: the share of the budget each gets.
-PHASES = (("libfuzzer", 20), ("afl", 22), ("merge", 5), ("msan", 4), ("stress", 10),
-          ("stress-broken", 7), ("tsan", 10), ("valgrind", 15), ("coverage", 7))
+PHASES = (("libfuzzer", 20), ("afl", 21), ("merge", 5), ("msan", 4), ("stress", 10),
+          ("stress-broken", 6), ("tsan", 10), ("valgrind", 15), ("coverage", 9))
 PHASE_TITLES = {
     "libfuzzer": "fuzz every target with libFuzzer (ASan+UBSan)",
     "afl": "fuzz every target with AFL++ (CMPLOG main, ASan+UBSan secondary)",
@@ -42,6 +42,7 @@ PHASE_TITLES = {
 }
 MIN_LIBFUZZER_SECONDS = 5
 MIN_AFL_SECONDS = 8
+AFL_OVERHEAD = 2           # seconds a target's afl-fuzz spends starting and stopping
 MIN_STRESS_SECONDS = 1.5
 STRESS_OVERHEAD = 0.7      # seconds a scenario spends starting and checking
 STRESS_KILL_RATE = 3.0     # a few kills even in the seconds a short run gives
@@ -313,8 +314,8 @@ def fuzz_libfuzzer(night, phase, targets):
 
 def fuzz_afl(night, phase, targets):
     jobs = min(2, procs.cpu_count()) if procs.cpu_count() > 1 else 1
-    per_target = max(MIN_AFL_SECONDS, int(phase.planned / len(targets)))
-    count = max(1, int(phase.planned // per_target))
+    per_target = max(MIN_AFL_SECONDS, int(phase.planned / len(targets) - AFL_OVERHEAD))
+    count = max(1, int(phase.planned // (per_target + AFL_OVERHEAD)))
     chosen = rotation(night, "afl", targets, count)
     # Built once for all targets before the work began; afl.fuzz would
     # check each target's three builds again.
