@@ -80,6 +80,7 @@ class Report:
     problems: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)  # build, replay, report
     every_target: bool = False  # so "all" compares with earlier runs over every target
+    crashed: list = field(default_factory=list)  # (target, input, how) that crashed or hung
 
 
 def percent(covered, total):
@@ -542,6 +543,8 @@ def measure(targets, out_dir=None, history=None, time_budget=None, per_target_ht
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report.problems = problems + report.problems
+    report.crashed = [(replay.target, path, how) for replay in replays
+                      for path, how in replay.crashed]
     report.seconds = {"build": round(built - began, 1),
                       "replay": round(replayed - built, 1),
                       "report": round(time.monotonic() - replayed, 1)}

@@ -565,6 +565,11 @@ def measure_coverage(night, phase, targets):
                                       time_budget=phase.planned, per_target_html=False,
                                       corpus_root=merged_root(night))
     night.problems.extend(f"coverage: {p}" for p in night.coverage.problems)
+    # An input of the corpus that crashes or hangs in the coverage build is
+    # a crash like any other (the replay drivers check more than the
+    # engines' builds do: a second run's calls, say).
+    for target, path, _ in night.coverage.crashed:
+        night.crash_pairs.append((target, path, "coverage replay"))
     for target, cov in night.coverage.targets.items():
         row = night.row(target)
         row.coverage = cov

@@ -5,6 +5,7 @@ and the plots."""
 import sys
 import tempfile
 import unittest
+from unittest import mock
 from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree as ET
@@ -187,6 +188,27 @@ class History(unittest.TestCase):
             self.assertEqual(nightly.load_history(path), [])
             nightly.save_history(path, [{"time": "t", "targets": {}}])
             self.assertEqual(nightly.load_history(path), [{"time": "t", "targets": {}}])
+
+
+class CoveragePhase(unittest.TestCase):
+    def test_an_input_that_crashes_the_coverage_replay_is_a_crash_of_the_run(self):
+        with tempfile.TemporaryDirectory() as out:
+            crashing = Path(out, "e9ca3f")
+            figures = nightly.coverage.TargetCoverage(1, 2, 50.0, 1, 2, 50.0)
+            measured = nightly.coverage.Report(
+                targets={"channel_sysv_msg": figures}, all=figures, html_index=None,
+                crashed=[("channel_sysv_msg", crashing, "crashed: killed by SIGABRT")])
+            night = SimpleNamespace(history_path=Path(out, "history.json"), out=Path(out),
+                                    chosen=["coverage"], history=[], problems=[],
+                                    crash_pairs=[], targets={}, coverage=None,
+                                    row=lambda t: night.targets.setdefault(
+                                        t, nightly.TargetRow(t)))
+            phase = nightly.Phase("coverage", planned=30)
+            with mock.patch.object(nightly.coverage, "measure", return_value=measured):
+                nightly.measure_coverage(night, phase, ["channel_sysv_msg"])
+        self.assertEqual(night.crash_pairs,
+                         [("channel_sysv_msg", crashing, "coverage replay")])
+        self.assertEqual(night.targets["channel_sysv_msg"].coverage, figures)
 
 
 class StressOutput(unittest.TestCase):
