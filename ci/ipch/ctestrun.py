@@ -23,9 +23,11 @@ GUESS_SECONDS = {"valgrind": 20.0}
 DEFAULT_GUESS = 4.0
 FIXTURE_PREFIX = "registry."
 LISTING_TIMEOUT = 120
-# Past its budget a run is let finish the tests it has started, for up to
-# this long, then stopped; the tests it did not reach count as not run.
-OVERRUN_SECONDS = 120
+# Past its budget a run is let finish the tests it has started, for a
+# quarter of its budget more (at least OVERRUN_LEAST seconds, at most
+# OVERRUN_MOST), then stopped; the tests it did not reach count as not run.
+OVERRUN_LEAST = 15
+OVERRUN_MOST = 120
 
 RESULT_LINE = re.compile(
     r"^\s*\d+/\d+ Test\s+#\d+: (\S+) \.*\s*(?:\*\*\*)?(Passed|Failed|Timeout|"
@@ -151,7 +153,7 @@ def run(preset, build_dir, selection, seconds, log):
         offset = out.tell()
         proc = procs.spawn(cmd, stdout=out, stderr=out)
     try:
-        if not procs.wait(proc, seconds + OVERRUN_SECONDS):
+        if not procs.wait(proc, seconds + overrun(seconds)):
             outcome.stopped = True
             procs.stop(proc)
     except BaseException:
@@ -163,6 +165,10 @@ def run(preset, build_dir, selection, seconds, log):
         if name.startswith(FIXTURE_PREFIX) and outcome.results[name][0] == "Passed":
             del outcome.results[name]  # shown only when a sweep failed
     return outcome
+
+
+def overrun(seconds):
+    return min(OVERRUN_MOST, max(OVERRUN_LEAST, seconds / 4))
 
 
 def parse_results(text):

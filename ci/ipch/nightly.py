@@ -51,6 +51,7 @@ HISTORY_KEPT = 200
 LIST_TIMEOUT = 20
 MIN_SUITE_ROUND = 15       # seconds left that are worth another ctest round
 MAX_CLASSIFIED = 12        # crash files per target replayed for a signature
+MIN_SHARE = 15             # seconds a phase gets however late it starts
 REPORT_RESERVE = 30        # seconds kept back for dedupe, report and archives
 
 
@@ -110,10 +111,12 @@ class Budget:
         return max(0.0, self.deadline - time.monotonic())
 
     def share(self, phase):
-        """The phase's part of what is left, by weight among the phases to come."""
+        """The phase's part of what is left, by weight among the phases to
+        come; never under MIN_SHARE, so a phase after one that overran
+        still runs (the run ends that much later)."""
         weight = self.weights.pop(phase)
         total = weight + sum(self.weights.values())
-        return self.left() * weight / total
+        return max(MIN_SHARE, self.left() * weight / total)
 
 
 class Night:

@@ -111,6 +111,17 @@ class Budget(unittest.TestCase):
         self.assertAlmostEqual(budget.share("stress"), 100.0)  # weights 10 and 10
         self.assertAlmostEqual(budget.share("tsan"), 200.0)    # all that is left
 
+    def test_a_late_phase_still_gets_its_least(self):
+        budget = nightly.Budget(10, ["valgrind", "coverage"])
+        budget.left = lambda: 0.0  # valgrind overran everything
+        self.assertEqual(budget.share("valgrind"), nightly.MIN_SHARE)
+        self.assertEqual(budget.share("coverage"), nightly.MIN_SHARE)
+
+    def test_a_suite_overruns_a_quarter_of_its_share_within_bounds(self):
+        self.assertEqual(ctestrun.overrun(54), ctestrun.OVERRUN_LEAST)
+        self.assertEqual(ctestrun.overrun(400), 100)
+        self.assertEqual(ctestrun.overrun(3600), ctestrun.OVERRUN_MOST)
+
     def test_unknown_phase_is_a_usage_error(self):
         with self.assertRaises(nightly.UsageError) as caught:
             nightly.chosen_phases("stress,fuzz")
