@@ -60,10 +60,8 @@ class TargetRow:
     name: str
     lf_execs: int = None
     lf_rate: float = None
-    lf_cov: str = None
     afl_execs: int = None
     afl_rate: float = None
-    afl_cov: str = None
     corpus_before: int = 0
     corpus_after: int = None
     coverage: object = None   # coverage.TargetCoverage
@@ -141,7 +139,6 @@ class Night:
         self.targets = {}
         self.crash_pairs = []     # (target, path, engine)
         self.crash_groups = []    # CrashGroup, one per target and signature
-        self.regression_failures = []  # (target, path, how)
         self.stress = []          # stress rows
         self.stress_violations = []
         self.stress_command = None
@@ -295,8 +292,7 @@ def fuzz_libfuzzer(night, phase, targets):
     for replay in (campaign.RegressionReplay(build, t, work) for t in targets):
         replay.run()
         night.problems.extend(replay.problems)
-        for path, how in replay.failed:
-            night.regression_failures.append((replay.name, path, how))
+        for path, _ in replay.failed:
             night.crash_pairs.append((replay.name, path, "regression"))
     cores = procs.cpu_count()
     per_target = max(MIN_LIBFUZZER_SECONDS, int(phase.planned * cores / len(targets)))
@@ -308,7 +304,6 @@ def fuzz_libfuzzer(night, phase, targets):
         row = night.row(fuzzing.name)
         row.lf_execs = fuzzing.execs_before
         row.lf_rate = fuzzing.execs_before / fuzzing.seconds_used if fuzzing.seconds_used else 0
-        row.lf_cov = None if fuzzing.cov is None else f"{fuzzing.cov}/{fuzzing.ft}"
         night.problems.extend(f"libFuzzer: {p}" for p in fuzzing.problems)
         for path in campaign.crash_files(fuzzing):
             night.crash_pairs.append((fuzzing.name, path, "libFuzzer"))
@@ -331,7 +326,6 @@ def fuzz_afl(night, phase, targets):
         row = night.row(target)
         row.afl_execs = result.execs
         row.afl_rate = result.execs_per_sec
-        row.afl_cov = result.coverage
         night.problems.extend(f"AFL++ {target}: {p}" for p in result.problems)
         for path in list(result.crashes) + list(result.hangs):
             night.crash_pairs.append((target, path, "AFL++"))
@@ -345,18 +339,10 @@ def fuzz_afl(night, phase, targets):
 
 def corpus_inputs(night, target):
     """Every input of the target's merged corpus and regressions, or, without
-    a merge, of its committed, regression, working and AFL++ corpora."""
-    if merged_root(night) is not None:
-        dirs = [merged_root(night) / target, project.regression_dir(target)]
-    else:
-        dirs = [project.seed_dir(target), project.regression_dir(target),
-                project.work_dir() / "corpus" / target] + afl.queue_dirs(target)
-    files = []
-    for directory in dirs:
-        if directory.is_dir():
-            files += sorted(p for p in directory.iterdir() if p.is_file()
-                            and not p.name.startswith((".", "README")))
-    return files
+    a merge, of its committed, regression, working and AFL++ corpora: what
+    the coverage phase replays too."""
+    gathered = coverage.gather_inputs(target, project.work_dir(), merged_root(night))
+    return [path for inputs in gathered.values() for path in inputs]
 
 
 def replay_msan(night, phase, targets):

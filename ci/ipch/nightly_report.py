@@ -276,9 +276,9 @@ def report_phases(doc, night):
     doc.heading(2, "Phases")
     rows = [[name, nightly.PHASE_TITLES[name], f"{p.planned:.0f} s", f"{p.used:.0f} s", p.note]
             for name, p in night.phases.items()]
-    rows.insert(0, ["builds", ", ".join(sorted(night.broken_builds)) and
-                    f"failed: {', '.join(sorted(night.broken_builds))}" or
-                    "every preset the phases need", "-", f"{night.build_seconds:.0f} s", ""])
+    broken = ", ".join(sorted(night.broken_builds))
+    built = f"failed: {broken}" if broken else "every preset the phases need"
+    rows.insert(0, ["builds", built, "-", f"{night.build_seconds:.0f} s", ""])
     doc.table(["phase", "what", "planned", "used", "note"], rows, "llrrl")
 
 

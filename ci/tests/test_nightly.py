@@ -170,8 +170,7 @@ class CrashGrouping(unittest.TestCase):
         overflow = stacks.Signature.of("heap-buffer-overflow READ", ("take_payload_bytes",))
         night = SimpleNamespace(crash_groups=[
             self.group("frame_decode", overflow, 72),
-            self.group("channel_pipe", overflow, 30, ("AFL++",))],
-            regression_failures=[])
+            self.group("channel_pipe", overflow, 30, ("AFL++",))])
         doc = report.Doc()
         nightly_report.report_crashes(doc, night)
         text = report.to_markdown(doc)
