@@ -59,7 +59,6 @@ AFL_MAX_FILE = 1024 * 1024
 PLACEHOLDER_SEED = b"\0"
 
 STATS_LINE = re.compile(r"^(\w+)\s*:\s*(.*?)\s*$")
-COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # afl-fuzz's fatal errors: the line that says why, before where in its source.
 FATAL = ("PROGRAM ABORT", "SYSTEM ERROR")
 
@@ -193,7 +192,7 @@ def why_it_stopped(log):
         with open(log, "rb") as text:
             text.seek(0, 2)
             text.seek(max(0, text.tell() - 8192))
-            lines = COLOUR.sub("", text.read().decode(errors="replace")).splitlines()
+            lines = procs.without_colour(text.read().decode(errors="replace")).splitlines()
     except OSError:
         return ""
     lines = [line.strip() for line in lines if line.strip()]

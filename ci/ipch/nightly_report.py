@@ -9,7 +9,6 @@ from pathlib import Path
 from . import ctestrun, nightly, plots, procs, project, report
 
 VERSION_TIMEOUT = 20
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def write_all(night):
@@ -338,7 +337,7 @@ def first_line(cmd):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=VERSION_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return "not found"
-    text = ANSI.sub("", out.stdout or out.stderr).strip()
+    text = procs.without_colour(out.stdout or out.stderr).strip()
     return text.splitlines()[0] if text else "?"
 
 

@@ -17,6 +17,8 @@ import time
 from .errors import Failure
 
 POLL_SECONDS = 0.1
+# The colours some tools print (afl-fuzz) even when not on a terminal.
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 # Children whose process group may still hold processes.
 _live = set()
@@ -134,6 +136,10 @@ def new_lines(path, offset):
         chunk = log.read()
     complete = chunk[:chunk.rfind(b"\n") + 1]
     return complete, offset + len(complete)
+
+
+def without_colour(text):
+    return COLOUR.sub("", text)
 
 
 def describe_status(returncode):
