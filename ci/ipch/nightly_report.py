@@ -96,7 +96,7 @@ def build_report(night):
     used = sum(p.used for p in night.phases.values())
     doc.para(f"Budget {night.budget_minutes} min: the work took {minutes(used)}, "
              f"after {minutes(night.build_seconds)} of builds. Commit `{project.git_commit()}`"
-             f"{' with local changes' if git_dirty() else ''}; stress seed {night.seed}.")
+             f"{' with local changes' if project.git_dirty() else ''}; stress seed {night.seed}.")
     report_crashes(doc, night)
     report_targets(doc, night)
     report_stress(doc, night)
@@ -339,13 +339,6 @@ def first_line(cmd):
         return "not found"
     text = procs.without_colour(out.stdout or out.stderr).strip()
     return text.splitlines()[0] if text else "?"
-
-
-def git_dirty():
-    out = subprocess.run(["git", "-C", str(project.REPO), "status", "--porcelain",
-                          "--untracked-files=no"], capture_output=True, text=True,
-                         timeout=VERSION_TIMEOUT)
-    return bool(out.stdout.strip())
 
 
 def os_name():

@@ -37,6 +37,17 @@ def git_commit():
     return commit if out.returncode == 0 and commit else "-"
 
 
+def git_dirty():
+    """True when tracked files differ from HEAD (untracked ones do not count)."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                              "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=GIT_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return bool(out.stdout.strip())
+
+
 def display_path(path):
     """path relative to the current directory when it lies below it."""
     path = Path(path)
