@@ -16,14 +16,14 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import afl, campaign, clean, corpus, coverage, ctestrun, procs, project, stacks
+from . import (afl, campaign, clean, corpus, coverage, ctestrun, procs, project, stacks,
+               stress)
 from .errors import Failure, UsageError
 
 # Phase, weight: the share of the budget each gets.
@@ -48,7 +48,6 @@ STRESS_OVERHEAD = 0.7      # seconds a scenario spends starting and checking
 STRESS_KILL_RATE = 3.0     # a few kills even in the seconds a short run gives
 MSAN_BATCH_TIMEOUT = 120
 HISTORY_KEPT = 200
-LIST_TIMEOUT = 20
 MIN_SUITE_ROUND = 15       # seconds left that are worth another ctest round
 MAX_CLASSIFIED = 12        # crash files per target replayed for a signature
 MIN_SHARE = 15             # seconds a phase gets however late it starts
@@ -391,18 +390,10 @@ def replay_batch(binary, target, files, night):
 
 # ---- stress ------------------------------------------------------------
 
-STRESS_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
-
-
 def run_stress(night, phase, targets):
     build = project.Build("default")
     binary = build.dir / "stress" / "ipch-stress"
-    listing = subprocess.run([binary, "--list"], capture_output=True, text=True,
-                             timeout=LIST_TIMEOUT)
-    scenarios = [line.split()[0] for line in listing.stdout.split("broken variants")[0]
-                 .splitlines()[1:] if line.startswith("  ")]
-    if not scenarios:
-        raise Failure(f"{binary} --list named no scenario")
+    scenarios = stress.scenarios(binary)
     seconds = max(MIN_STRESS_SECONDS,
                   math.floor((phase.planned / len(scenarios) - STRESS_OVERHEAD) * 10) / 10)
     count = max(1, int(phase.planned // (seconds + STRESS_OVERHEAD)))
@@ -424,10 +415,7 @@ def run_stress(night, phase, targets):
     finally:
         procs.stop(proc)
     text = log.read_text(errors="replace")
-    for line in text.splitlines():
-        match = STRESS_ROW.match(line)
-        if match and match.group(1) in scenarios:
-            night.stress.append(match.groups())
+    night.stress.extend(stress.table_rows(text, scenarios))
     parse_violations(night, text)
     night.stress_command = procs.shown(["./ipch", "stress"] + args)
     if proc.returncode not in (0, 1) or not night.stress:

@@ -1,13 +1,19 @@
 """ipch stress: the multiprocess stress harness (docs/stress.md)."""
 
+import re
+import subprocess
+
 from . import procs, project
-from .errors import UsageError
+from .errors import Failure, UsageError
 
 # The harness bounds itself (a deadline per scenario, the watchdog, a
 # grace to stop); this only catches a harness that does not.
 MARGIN_PER_SCENARIO = 60
 MAX_SCENARIOS = 32
 DEFAULT_SECONDS = 10
+LIST_TIMEOUT = 20
+# A row of the harness's table: scenario, procs, ops/s, checks, violations, kills.
+ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
 
 
 def split_preset(arguments):
@@ -55,6 +61,28 @@ def run(arguments):
         replay += f" --preset {preset}"
     return procs.run([binary] + rest, f"running {target}", timeout,
                      env={"IPCH_STRESS_COMMAND": replay}, check=False)
+
+
+def scenarios(binary):
+    """The scenarios ipch-stress --list names, broken variants left out."""
+    listing = subprocess.run([binary, "--list"], capture_output=True, text=True,
+                             timeout=LIST_TIMEOUT)
+    names = [line.split()[0] for line in listing.stdout.split("broken variants")[0]
+             .splitlines()[1:] if line.startswith("  ")]
+    if not names:
+        raise Failure(f"{binary} --list named no scenario")
+    return names
+
+
+def table_rows(text, names):
+    """The harness's table rows for the scenarios in names, as tuples of
+    strings: scenario, procs, ops/s, checks, violations, kills."""
+    rows = []
+    for line in text.splitlines():
+        match = ROW.match(line)
+        if match and match.group(1) in names:
+            rows.append(match.groups())
+    return rows
 
 
 def describe():

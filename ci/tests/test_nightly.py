@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ipch import ctestrun, nightly, nightly_report, plots, report, stacks  # noqa: E402
+from ipch import ctestrun, nightly, nightly_report, plots, report, stacks, stress  # noqa: E402
 
 
 CTEST_LOG = """\
@@ -225,7 +225,7 @@ class StressOutput(unittest.TestCase):
     def test_rows_and_first_violation_with_its_replay(self):
         night = SimpleNamespace(stress_violations=[])
         nightly.parse_violations(night, STRESS_LOG)
-        rows = [m.groups() for m in map(nightly.STRESS_ROW.match, STRESS_LOG.splitlines()) if m]
+        rows = stress.table_rows(STRESS_LOG, ["counter-sysv-sem", "robust-mutex"])
         self.assertEqual([r[0] for r in rows], ["counter-sysv-sem", "robust-mutex"])
         self.assertEqual(rows[1][4], "2")
         [violation] = night.stress_violations
