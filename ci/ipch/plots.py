@@ -2,8 +2,11 @@
 
 Small multiples rather than one crowded chart: thirty targets' lines on one
 pair of axes cannot be told apart, thirty small panels on one scale can.
-Each panel spans the runs of the history, oldest left; its y axis starts at 0
-so that a panel's height means the same in every panel of a chart.
+Each panel spans the points of its x axis (the runs of a history, oldest
+left; or message sizes). On a linear scale its y axis starts at 0 so that a
+panel's height means the same in every panel of a chart; figures that span
+orders of magnitude (latency from 64 B to 8 MiB) take a log scale, whose
+decades are as tall in every panel.
 """
 
 import html
@@ -12,7 +15,7 @@ import math
 PANEL_W, PANEL_H = 220, 110
 PAD_L, PAD_R, PAD_T, PAD_B = 44, 36, 22, 18
 COLUMNS = 4
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#7f7f7f")
 
 
 def nice_ceiling(value):
@@ -33,20 +36,44 @@ def short_number(value):
     return f"{value:.3g}"
 
 
-def panel(x0, y0, title, series, runs, top, unit):
-    """One target's panel at (x0, y0): series is [(label, [value or None per run])]."""
+class Scale:
+    """Where a value goes between the bottom (0) and the top (1) of a panel."""
+
+    def __init__(self, values, log=False):
+        self.log = log and any(v > 0 for v in values)
+        if self.log:
+            positive = [v for v in values if v > 0]
+            self.bottom = 10 ** math.floor(math.log10(min(positive)))
+            self.top = 10 ** math.ceil(math.log10(max(positive)))
+            if self.top <= self.bottom:
+                self.top = self.bottom * 10
+        else:
+            self.bottom, self.top = 0.0, nice_ceiling(max(values) if values else 1.0)
+
+    def fraction(self, value):
+        value = min(value, self.top)
+        if not self.log:
+            return value / self.top
+        value = max(value, self.bottom)
+        return math.log(value / self.bottom) / math.log(self.top / self.bottom)
+
+
+def panel(x0, y0, title, series, runs, scale, unit):
+    """One panel at (x0, y0): series is [(label, [value or None per x point])]."""
     w = PANEL_W - PAD_L - PAD_R
     h = PANEL_H - PAD_T - PAD_B
     left, base = x0 + PAD_L, y0 + PAD_T + h
     parts = [f'<text x="{x0 + PAD_L}" y="{y0 + 14}" class="t">{html.escape(title)}</text>',
              f'<line x1="{left}" y1="{base}" x2="{left + w}" y2="{base}" class="axis"/>',
              f'<line x1="{left}" y1="{base}" x2="{left}" y2="{base - h}" class="axis"/>',
-             f'<text x="{left - 4}" y="{base - h + 4}" class="y">{short_number(top)}{unit}</text>',
-             f'<text x="{left - 4}" y="{base + 4}" class="y">0</text>']
+             f'<text x="{left - 4}" y="{base - h + 4}" class="y">'
+             f'{short_number(scale.top)}{unit}</text>',
+             f'<text x="{left - 4}" y="{base + 4}" class="y">'
+             f'{short_number(scale.bottom) if scale.log else 0}</text>']
 
     def xy(i, value):
         x = left + (w * i / (runs - 1) if runs > 1 else w / 2)
-        return x, base - h * min(value, top) / top
+        return x, base - h * scale.fraction(value)
 
     for number, (colour, (_, values)) in enumerate(zip(COLOURS, series)):
         points = [xy(i, v) for i, v in enumerate(values) if v is not None]
@@ -67,26 +94,28 @@ def panel(x0, y0, title, series, runs, top, unit):
     return parts
 
 
-def small_multiples(title, panels, labels, run_names, unit=""):
+def small_multiples(title, panels, labels, run_names, unit="", log=False, span=None):
     """An SVG document: panels is [(panel title, [[value or None per run] per label])];
-    labels names the series (the legend); run_names the runs, oldest first."""
+    labels names the series (the legend); run_names the points of the x axis
+    (the runs, oldest first), which span describes in the title if given."""
     runs = max(len(run_names), 1)
     rows = max(1, math.ceil(len(panels) / COLUMNS))
     width, height = PANEL_W * COLUMNS, PANEL_H * rows + 50
     body = []
     for index, (name, values) in enumerate(panels):
         numbers = [v for series in values for v in series if v is not None]
-        top = nice_ceiling(max(numbers) if numbers else 1.0)
+        scale = Scale(numbers, log)
         x0 = PANEL_W * (index % COLUMNS)
         y0 = 40 + PANEL_H * (index // COLUMNS)
-        body += panel(x0, y0, name, list(zip(labels, values)), runs, top, unit)
+        body += panel(x0, y0, name, list(zip(labels, values)), runs, scale, unit)
     legend = []
     for i, (colour, label) in enumerate(zip(COLOURS, labels)):
         x = 10 + 150 * i
         legend.append(f'<rect x="{x}" y="24" width="10" height="10" fill="{colour}"/>'
                       f'<text x="{x + 14}" y="33" class="l">{html.escape(label)}</text>')
-    span = (f"{run_names[0]} to {run_names[-1]}, {len(run_names)} runs"
-            if len(run_names) > 1 else f"{run_names[0] if run_names else 'no run'}, one run")
+    if span is None:
+        span = (f"{run_names[0]} to {run_names[-1]}, {len(run_names)} runs"
+                if len(run_names) > 1 else f"{run_names[0] if run_names else 'no run'}, one run")
     style = ("<style>text{font-family:sans-serif}.t{font-size:11px;font-weight:bold}"
              ".y{font-size:9px;text-anchor:end;fill:#555}.v{font-size:9px}"
              ".l{font-size:11px}.h{font-size:13px;font-weight:bold}"
