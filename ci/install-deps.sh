@@ -12,6 +12,7 @@ required=(
   util-linux                      # ipcs and ipcrm, to look at System V queues
   python3-sysv-ipc                # System V queues from the Python tests
   yamllint python3-yaml           # the CI files' check (ctest ci.workflows)
+  strace binutils                 # ipch bench: the shm-ring's system calls; nm
 )
 
 # POSIX message queues are listed (and `ipch clean` finds the ones nobody

@@ -6,7 +6,7 @@ import pathlib
 import signal
 import sys
 
-from . import (campaign, clean, corpus, coverage, fuzz, nightly, procs, project, repro,
+from . import (bench, campaign, clean, corpus, coverage, fuzz, nightly, procs, project, repro,
                stress, tools)
 from .errors import Failure, UsageError
 
@@ -264,16 +264,34 @@ def build_parser():
     seeds.set_defaults(run=tools.seeds)
 
     bn = commands.add_parser(
-        "bench", help="run the benchmarks",
-        description="Build the default preset's benchmarks and run them: "
-                    "bench-ipcf (CRC-32C, encode and decode throughput for "
-                    "messages of 64 B to 16 MiB, as ratios to memcpy of the same "
-                    "bytes) and bench-channels (every backend of the table, parent "
-                    "to child, as ratios to raw bytes through a pipe), each "
-                    "baseline measured in the same run.")
-    bn.add_argument("--quick", action="store_true",
-                    help="short rounds: a smoke run, not a measurement")
-    bn.set_defaults(run=tools.bench)
+        "bench", help="measure every backend against its raw system call",
+        description=bench.describe())
+    bn.add_argument("backends", nargs="*", metavar="BACKEND",
+                    help="the channel backends to measure (default: all)")
+    bn.add_argument("--sizes", metavar="LIST",
+                    help="message sizes, e.g. 64,4K,64K,1M,8M (the default)")
+    bn.add_argument("--time", type=float, default=bench.DEFAULT_SECONDS, metavar="S",
+                    help="seconds each cell measures (default %(default)g)")
+    bn.add_argument("--pin", action="store_true",
+                    help="measure every channel cell again with its two processes "
+                         "pinned to two CPUs")
+    bn.add_argument("--json", metavar="FILE",
+                    help="where the JSON document goes (default: "
+                         "$IPCH_WORK_DIR/bench/<time>/bench.json); report.md goes beside it")
+    bn.add_argument("--plot", metavar="DIR",
+                    help="where the SVG plots go (default: plots/ beside the JSON)")
+    bn.add_argument("--parts", metavar="LIST",
+                    help=f"what to measure, of {','.join(bench.PARTS)} (default: all)")
+    bn.add_argument("--fuzz-time", type=int, default=bench.FUZZ_SECONDS, metavar="S",
+                    help="seconds each fuzz target runs (default %(default)s)")
+    bn.add_argument("--fuzz-targets", metavar="LIST",
+                    help="the fuzz targets to measure (default: all)")
+    bn.add_argument("--stress-time", type=float, default=bench.STRESS_SECONDS, metavar="S",
+                    help="seconds each stress scenario runs (default %(default)g)")
+    bn.add_argument("--from", dest="from_json", metavar="FILE",
+                    help="measure nothing: draw the tables, report.md and plots of "
+                         "an earlier run's JSON again")
+    bn.set_defaults(run=bench.run)
 
     cl = commands.add_parser(
         "clean", help="remove the IPC objects that killed runs left behind",

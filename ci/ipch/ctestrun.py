@@ -22,6 +22,8 @@ from .errors import Failure
 GUESS_SECONDS = {"valgrind": 20.0}
 DEFAULT_GUESS = 4.0
 FIXTURE_PREFIX = "registry."
+# Tests that measure for minutes (ipch bench's bench.json): run on request only.
+ON_REQUEST_LABEL = "bench"
 LISTING_TIMEOUT = 120
 # Past its budget a run is let finish the tests it has started, for a
 # quarter of its budget more (at least OVERRUN_LEAST seconds, at most
@@ -67,7 +69,8 @@ class Outcome:
 
 
 def listed_tests(build_dir):
-    """The suite's test names in order, the registry fixtures left out."""
+    """The suite's test names in order, the registry fixtures and the tests
+    run on request only left out."""
     out = subprocess.run(["ctest", "--test-dir", str(build_dir), "--show-only=json-v1"],
                          capture_output=True, text=True, timeout=LISTING_TIMEOUT)
     if out.returncode != 0:
@@ -78,7 +81,16 @@ def listed_tests(build_dir):
     except (ValueError, KeyError) as err:
         raise Failure(f"ctest's test list for {build_dir} is not what was "
                       f"expected ({err})") from err
-    return [t["name"] for t in tests if not t["name"].startswith(FIXTURE_PREFIX)]
+    return [t["name"] for t in tests if not t["name"].startswith(FIXTURE_PREFIX)
+            and ON_REQUEST_LABEL not in labels(t)]
+
+
+def labels(test):
+    """A test's labels from ctest's json-v1 listing."""
+    for prop in test.get("properties", []):
+        if prop.get("name") == "LABELS":
+            return prop.get("value") or []
+    return []
 
 
 def known_costs(build_dir):

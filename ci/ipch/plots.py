@@ -13,7 +13,7 @@ import html
 import math
 
 PANEL_W, PANEL_H = 220, 110
-PAD_L, PAD_R, PAD_T, PAD_B = 44, 36, 22, 18
+PAD_L, PAD_R, PAD_T, PAD_B = 44, 36, 22, 20
 COLUMNS = 4
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#7f7f7f")
 
@@ -58,8 +58,9 @@ class Scale:
         return math.log(value / self.bottom) / math.log(self.top / self.bottom)
 
 
-def panel(x0, y0, title, series, runs, scale, unit):
-    """One panel at (x0, y0): series is [(label, [value or None per x point])]."""
+def panel(x0, y0, title, series, runs, scale, unit, ticks=()):
+    """One panel at (x0, y0): series is [(label, [value or None per x point])];
+    ticks names the x points under the axis, if given."""
     w = PANEL_W - PAD_L - PAD_R
     h = PANEL_H - PAD_T - PAD_B
     left, base = x0 + PAD_L, y0 + PAD_T + h
@@ -74,6 +75,16 @@ def panel(x0, y0, title, series, runs, scale, unit):
     def xy(i, value):
         x = left + (w * i / (runs - 1) if runs > 1 else w / 2)
         return x, base - h * scale.fraction(value)
+
+    decade = scale.bottom * 10
+    while scale.log and decade < scale.top:
+        y = base - h * scale.fraction(decade)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + w}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{left - 4}" y="{y + 3:.1f}" class="y">{short_number(decade)}</text>')
+        decade *= 10
+    for i, tick in enumerate(ticks):
+        x, _ = xy(i, scale.bottom)
+        parts.append(f'<text x="{x:.1f}" y="{base + 11}" class="x">{html.escape(tick)}</text>')
 
     for number, (colour, (_, values)) in enumerate(zip(COLOURS, series)):
         points = [xy(i, v) for i, v in enumerate(values) if v is not None]
@@ -97,7 +108,8 @@ def panel(x0, y0, title, series, runs, scale, unit):
 def small_multiples(title, panels, labels, run_names, unit="", log=False, span=None):
     """An SVG document: panels is [(panel title, [[value or None per run] per label])];
     labels names the series (the legend); run_names the points of the x axis
-    (the runs, oldest first), which span describes in the title if given."""
+    (the runs, oldest first). Given span, the title says it, and run_names
+    are short enough to go under each panel's axis (message sizes)."""
     runs = max(len(run_names), 1)
     rows = max(1, math.ceil(len(panels) / COLUMNS))
     width, height = PANEL_W * COLUMNS, PANEL_H * rows + 50
@@ -107,7 +119,8 @@ def small_multiples(title, panels, labels, run_names, unit="", log=False, span=N
         scale = Scale(numbers, log)
         x0 = PANEL_W * (index % COLUMNS)
         y0 = 40 + PANEL_H * (index // COLUMNS)
-        body += panel(x0, y0, name, list(zip(labels, values)), runs, scale, unit)
+        body += panel(x0, y0, name, list(zip(labels, values)), runs, scale, unit,
+                      run_names if span else ())
     legend = []
     for i, (colour, label) in enumerate(zip(COLOURS, labels)):
         x = 10 + 150 * i
@@ -119,7 +132,8 @@ def small_multiples(title, panels, labels, run_names, unit="", log=False, span=N
     style = ("<style>text{font-family:sans-serif}.t{font-size:11px;font-weight:bold}"
              ".y{font-size:9px;text-anchor:end;fill:#555}.v{font-size:9px}"
              ".l{font-size:11px}.h{font-size:13px;font-weight:bold}"
-             ".axis{stroke:#888;stroke-width:1}</style>")
+             ".x{font-size:8px;text-anchor:middle;fill:#555}"
+             ".axis{stroke:#888;stroke-width:1}.grid{stroke:#ddd;stroke-width:1}</style>")
     return "\n".join(
         [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
          f'viewBox="0 0 {width} {height}">', style,

@@ -146,3 +146,32 @@ class JUnit:
             self.root.set(key, str(value))
         ET.indent(self.root)
         ET.ElementTree(self.root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def to_text(doc):
+    """The document for a terminal: headings underlined, tables in aligned
+    columns, the inline Markdown marks taken out."""
+    plain = lambda text: LINK.sub(r"\1", BOLD.sub(r"\1", INLINE_CODE.sub(r"\1", text)))
+    out = []
+    for block in doc.blocks:
+        kind = block[0]
+        if kind == "heading":
+            text = plain(block[2])
+            out.append(text + "\n" + ("=" if block[1] <= 1 else "-") * len(text))
+        elif kind == "para":
+            out.append(plain(block[1]))
+        elif kind == "bullets":
+            out.append("\n".join(f"- {plain(item)}" for item in block[1]))
+        elif kind == "table":
+            _, header, rows, align = block
+            rows = [[plain(c) for c in row] for row in [header] + rows]
+            widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+            out.append("\n".join(
+                "  ".join(c.rjust(w) if a == "r" else c.ljust(w)
+                          for c, w, a in zip(row, widths, align)).rstrip()
+                for row in rows))
+        elif kind == "code":
+            out.append(block[1].rstrip("\n"))
+        elif kind == "image":
+            out.append(f"[{block[1]}: {block[2]}]")
+    return "\n\n".join(out) + "\n"

@@ -1,15 +1,14 @@
-"""ipch test, ipch frame, ipch send, ipch recv, ipch seeds and ipch bench."""
+"""ipch test, ipch frame, ipch send, ipch recv and ipch seeds."""
 
 import hashlib
 import os
 import sys
 
-from . import procs, project
+from . import ctestrun, procs, project
 from .errors import Failure
 
 TEST_TIMEOUT = 5400
 SEEDS_TIMEOUT = 300
-BENCH_TIMEOUT = 900
 TOOL_SOURCES = ("impl", "include", "harness")
 
 
@@ -18,9 +17,18 @@ def test(args):
     build.build()
     jobs = str(procs.cpu_count())
     cmd = ["ctest", "--test-dir", build.dir, "--output-on-failure", "-j", jobs,
-           "--no-tests=error"] + args.extra
+           "--no-tests=error"] + on_request_left_out(args.extra) + args.extra
     return procs.run(cmd, f"running the tests of preset {args.preset}",
                      TEST_TIMEOUT, check=False)
+
+
+def on_request_left_out(extra):
+    """Tests labelled bench measure for minutes: they run when a label or
+    name is asked for (ipch test -- -L bench), not in the whole suite."""
+    chosen = ("-L", "--label-regex", "-R", "--tests-regex", "-I", "--tests-information")
+    if any(word.split("=")[0] in chosen for word in extra):
+        return []
+    return ["-LE", f"^{ctestrun.ON_REQUEST_LABEL}$"]
 
 
 def frame(mode, arguments):
@@ -101,16 +109,3 @@ def describe_changes(before, after):
             lines.append(f"changed  {name}")
     return lines
 
-
-def bench(args):
-    """The benchmarks of the default (-O2) build; ratios, not timings, are
-    what compare across machines."""
-    build = project.Build("default")
-    names = ["bench-ipcf", "bench-channels"]
-    build.build(names)
-    status = 0
-    for name in names:
-        cmd = [build.dir / "bench" / name] + (["--quick"] if args.quick else [])
-        status = status or procs.run(cmd, f"running {name}", BENCH_TIMEOUT, check=False)
-        print(flush=True)
-    return status
