@@ -11,6 +11,7 @@ document alone, so `ipch bench --from FILE` draws them again.
 """
 
 import datetime
+import gzip
 import json
 import os
 import platform
@@ -78,8 +79,7 @@ def run(args):
         step[part]()
     document["finished"] = now_iso()
     document["targets"] = bench_report.targets(document)
-    out["json"].parent.mkdir(parents=True, exist_ok=True)
-    out["json"].write_text(json.dumps(document, indent=1) + "\n")
+    save(document, out["json"])
     status = bench_report.render(document, out["plots"], out["json"])
     print(f"\nbench: every sample in {project.display_path(out['json'])}")
     return status
@@ -137,10 +137,19 @@ def output_paths(args):
     return {"json": json_path.resolve(), "plots": plots.resolve()}
 
 
+def save(document, path):
+    """As JSON, gzipped if the name ends in .gz (a run kept in the
+    repository: its histograms take a megabyte as text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (json.dumps(document, indent=1) + "\n").encode()
+    path.write_bytes(gzip.compress(text, mtime=0) if path.suffix == ".gz" else text)
+
+
 def load(path):
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
+        data = Path(path).read_bytes()
+        document = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    except (OSError, ValueError, EOFError) as err:
         raise UsageError(f"--from {path}: {err}; give a JSON file ipch bench wrote") from err
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise UsageError(f"--from {path}: not an {SCHEMA} document; give a JSON file "

@@ -118,6 +118,27 @@ class Arguments(unittest.TestCase):
             bench.chosen_backends(["pipes"], known)
 
 
+class Document(unittest.TestCase):
+    def test_saved_plain_or_gzipped_and_loaded_back(self):
+        doc = document()
+        with tempfile.TemporaryDirectory() as scratch:
+            for name in ("bench.json", "bench.json.gz"):
+                path = Path(scratch) / name
+                bench.save(doc, path)
+                self.assertEqual(path.read_bytes()[:2] == b"\x1f\x8b", name.endswith(".gz"))
+                self.assertEqual(bench.load(path), doc)
+
+    def test_a_file_that_is_not_a_bench_document_is_refused(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "other.json"
+            path.write_text('{"schema": "something-else"}')
+            with self.assertRaises(UsageError):
+                bench.load(path)
+            path.write_text("{not json")
+            with self.assertRaises(UsageError):
+                bench.load(path)
+
+
 class Strace(unittest.TestCase):
     def test_calls_between_markers_of_the_marking_process(self):
         phases = bench.calls_between_markers(TRACE)
