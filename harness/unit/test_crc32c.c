@@ -321,6 +321,77 @@ static void dispatching_matches_portable_on_random_data(void **state)
 				     "dispatching vs portable");
 }
 
+/* ---- Hardware path at every change of gear -------------------------------- */
+
+/*
+ * The hardware path changes gear with length: byte steps up to an 8-byte
+ * boundary, blocks of three interleaved lanes (3 x 8192, then 3 x 256
+ * bytes) joined by advancing one lane's CRC over the others, then one
+ * chain for the rest. Every length through three short blocks, and past
+ * that a sample up to beyond two long blocks, every length around each
+ * long block boundary, at every alignment and from several starting CRCs,
+ * in one call and continued from a random split. The portable CRC of each
+ * length is carried on from the one before, so only the path under test
+ * pays for whole lengths (under valgrind the sample takes a few seconds).
+ */
+#define GEAR_EVERY_LENGTH_MAX (3 * 3 * 256 + 64)
+#define GEAR_SAMPLED_LENGTH_MAX ((64 << 10) + 64)
+#define GEAR_LONG_BLOCK (3 * 8192)
+#define GEAR_NEAR_BLOCK 8 /* every length this close to a multiple of it */
+#define GEAR_STRIDE 257   /* and every 257th: prime, so the rests vary */
+#define GEAR_ALIGNMENTS 8
+
+static bool gear_length_sampled(size_t len)
+{
+	return len <= GEAR_EVERY_LENGTH_MAX ||
+	       (len + GEAR_NEAR_BLOCK) % GEAR_LONG_BLOCK <=
+		       2 * GEAR_NEAR_BLOCK ||
+	       len % GEAR_STRIDE == 0;
+}
+
+static void assert_hw_agrees_from(const uint8_t *p, size_t align,
+				  uint32_t init, struct prng *rng)
+{
+	uint32_t want = init; /* portable CRC of p[0..done) from init */
+	size_t done = 0;
+
+	for (size_t len = 0; len <= GEAR_SAMPLED_LENGTH_MAX; len++) {
+		size_t cut;
+		uint32_t whole, joined;
+
+		if (!gear_length_sampled(len))
+			continue;
+		want = ipc_crc32c_portable(want, p + done, len - done);
+		done = len;
+		cut = (size_t)prng_below(rng, len + 1);
+		whole = ipc_crc32c_hw(init, p, len);
+		joined = ipc_crc32c_hw(ipc_crc32c_hw(init, p, cut), p + cut,
+				       len - cut);
+		if (whole != want || joined != want)
+			fail_msg("hardware: %zu bytes at alignment %zu from CRC "
+				 "0x%08x give 0x%08x in one call, 0x%08x split "
+				 "at %zu; portable gives 0x%08x", len, align,
+				 init, whole, joined, cut, want);
+	}
+}
+
+static void hardware_matches_portable_at_every_change_of_gear(void **state)
+{
+	struct prng rng = { 0x5EED0008 };
+	uint8_t *buf = random_bytes(0x5EED0009,
+				    GEAR_SAMPLED_LENGTH_MAX + GEAR_ALIGNMENTS);
+	const uint32_t inits[] = { 0, 0xFFFFFFFFu, (uint32_t)prng_next(&rng) };
+
+	(void)state;
+	require_hardware_path();
+	/* buf comes from malloc, so buf + align is at alignment align. */
+	for (size_t align = 0; align < GEAR_ALIGNMENTS; align++)
+		for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++)
+			assert_hw_agrees_from(buf + align, align, inits[i],
+					      &rng);
+	free(buf);
+}
+
 /* A few large buffers at odd starts and odd lengths. */
 static void paths_agree_on_large_buffers(void **state)
 {
@@ -361,6 +432,8 @@ int main(void)
 		cmocka_unit_test(portable_matches_reference_on_random_data),
 		cmocka_unit_test(hardware_matches_portable_on_random_data),
 		cmocka_unit_test(dispatching_matches_portable_on_random_data),
+		cmocka_unit_test(
+			hardware_matches_portable_at_every_change_of_gear),
 		cmocka_unit_test(paths_agree_on_large_buffers),
 	};
 
