@@ -29,6 +29,7 @@
 #include "ipc/ring.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -36,6 +37,7 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +84,13 @@ static void *region(void)
 	return mem;
 }
 
+/* The n bytes of the stream from position at. */
+FUZZ_NO_COVERAGE static void fill_stream(uint8_t *buf, size_t n, uint64_t at)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = stream_byte(at + i);
+}
+
 /* Writes n bytes of the stream from position at, cut into pieces. Only
  * what there is room for is made: in one process the ring must take no
  * more (the rest of the pieces is asked for, never filled); with a
@@ -96,8 +105,7 @@ static size_t produce(struct ipc_ring *r, uint64_t at, size_t n, int pieces,
 	if (consumer_runs && n > room)
 		n = room;
 	left = n;
-	for (size_t i = 0; i < n && i < room; i++)
-		buf[i] = stream_byte(at + i);
+	fill_stream(buf, n < room ? n : room, at);
 	for (int i = 0; i < pieces; i++) {
 		size_t k = i == pieces - 1 ? left : left / 2;
 
@@ -110,7 +118,7 @@ static size_t produce(struct ipc_ring *r, uint64_t at, size_t n, int pieces,
 
 /* The first of n bytes read at stream position at that is not what was
  * written there, or n. */
-static size_t first_wrong(const uint8_t *got, size_t n, uint64_t at)
+FUZZ_NO_COVERAGE static size_t first_wrong(const uint8_t *got, size_t n, uint64_t at)
 {
 	size_t i = 0;
 
@@ -243,13 +251,12 @@ static int consume_all(struct ipc_ring *r, struct fuzz_input in, uint64_t total)
 	return fault ? 3 : 0;
 }
 
-/* The consumer runs as a thread or as a child process. */
+/* The consumer runs as a thread or in the consumer process. */
 struct consumer {
 	struct ipc_ring *r;
 	struct fuzz_input in;
 	uint64_t total;
 	int process;
-	pid_t pid;
 	pthread_t thread;
 	_Atomic int finished;
 	int code;
@@ -264,6 +271,136 @@ static void *consumer_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The consumer process: one child for all the inputs that ask for a
+ * process, not one per input. What such an input tests is a consumer in
+ * another address space on the one shared mapping, which a long-lived
+ * child is as much as a fresh one; but a fork of this process copies the
+ * page tables of the sanitizers' and the engine's memory, which took most
+ * of the target's time. Each input sends the child its steps and total
+ * (struct job, then the steps) over a socket; the child formats nothing
+ * (the ring is laid out anew by this process before each input) and
+ * answers with consume_all's code. A child that died (a sanitizer's report,
+ * a kill) is reaped when its answer is missing, its status taken as the
+ * code, and the next input starts another.
+ */
+struct job {
+	uint64_t total;
+	uint64_t len;
+};
+
+static struct {
+	pid_t pid; /* 0: none */
+	int fd;    /* this process's end of the socket */
+} helper = {0, -1};
+
+/* All of n bytes, or -1 (the other end is gone). EINTR: libFuzzer's timer
+ * interrupts a wait every second. */
+static int recv_all(int fd, void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t k = recv(fd, (char *)buf + done, n - done, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const void *buf, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t k = send(fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* The child: consumes each job as it comes, until this process is gone. */
+static _Noreturn void serve_jobs(int fd)
+{
+	for (;;) {
+		struct job j;
+		uint8_t *steps;
+		int code;
+
+		if (recv_all(fd, &j, sizeof j) != 0)
+			_exit(0);
+		steps = malloc(j.len > 0 ? j.len : 1);
+		if (steps == NULL || recv_all(fd, steps, j.len) != 0)
+			_exit(0);
+		code = consume_all(region(), (struct fuzz_input){steps, j.len}, j.total);
+		free(steps);
+		if (send_all(fd, &code, sizeof code) != 0)
+			_exit(0);
+	}
+}
+
+/* The consumer process's code for a child that died: its status. */
+static int reap_helper(void)
+{
+	int status;
+	pid_t r;
+
+	close(helper.fd);
+	while ((r = waitpid(helper.pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	helper.pid = 0;
+	helper.fd = -1;
+	FUZZ_CHECK(r >= 0, "the consumer process was lost: %s", strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* At exit: the child sees the socket close, ends, and is reaped here, so
+ * it outlives no run as a zombie. (After a crash no exit hook runs; then
+ * PR_SET_PDEATHSIG ends it.) */
+static void stop_helper(void)
+{
+	if (helper.pid != 0)
+		reap_helper();
+}
+
+static void start_helper(void)
+{
+	static int hooked;
+	int sv[2];
+	pid_t parent = getpid();
+
+	if (!hooked)
+		hooked = atexit(stop_helper) == 0;
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0,
+		   "cannot make the consumer process's socket: %s", strerror(errno));
+	region(); /* mapped before the fork, so the child shares it */
+	helper.pid = fork();
+	FUZZ_CHECK(helper.pid >= 0, "fork failed: %s", strerror(errno));
+	if (helper.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		close(sv[0]);
+		serve_jobs(sv[1]);
+	}
+	close(sv[1]);
+	helper.fd = sv[0];
+}
+
+static int send_job(const struct consumer *c)
+{
+	struct job j = {c->total, c->in.left};
+
+	if (send_all(helper.fd, &j, sizeof j) != 0)
+		return -1;
+	return send_all(helper.fd, c->in.p, c->in.left);
+}
+
 static void start_consumer(struct consumer *c)
 {
 	if (!c->process) {
@@ -271,50 +408,49 @@ static void start_consumer(struct consumer *c)
 			   "cannot start the consumer thread");
 		return;
 	}
-	c->pid = fork();
-	FUZZ_CHECK(c->pid >= 0, "fork failed");
-	if (c->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(consume_all(c->r, c->in, c->total));
-	}
+	if (helper.pid == 0)
+		start_helper();
+	if (send_job(c) == 0)
+		return;
+	/* Gone since the last input (killed from outside): once more. */
+	reap_helper();
+	start_helper();
+	FUZZ_CHECK(send_job(c) == 0, "cannot send the consumer process its"
+		   " steps: %s", strerror(errno));
 }
 
-/* Whether the consumer ended (it found a fault: no room will come); a
- * child is reaped here, once. */
+/* The consumer process's answer to this input, once. */
+static void take_answer(struct consumer *c)
+{
+	int code;
+
+	if (recv_all(helper.fd, &code, sizeof code) != 0)
+		code = reap_helper();
+	c->code = code;
+	atomic_store(&c->finished, 1);
+}
+
+/* Whether the consumer ended (it found a fault: no room will come). */
 static int consumer_ended(struct consumer *c)
 {
-	int status;
+	struct pollfd p = {.fd = helper.fd, .events = POLLIN};
 
 	if (!c->process || atomic_load(&c->finished))
 		return atomic_load(&c->finished);
-	if (waitpid(c->pid, &status, WNOHANG) != c->pid)
+	if (poll(&p, 1, 0) <= 0)
 		return 0;
-	c->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	atomic_store(&c->finished, 1);
+	take_answer(c);
 	return 1;
 }
 
 static int join_consumer(struct consumer *c)
 {
-	int status;
-
 	if (!c->process) {
 		pthread_join(c->thread, NULL);
 		return c->code;
 	}
-	if (!atomic_load(&c->finished)) {
-		pid_t r;
-
-		/* libFuzzer's timer interrupts the wait every second. */
-		while ((r = waitpid(c->pid, &status, 0)) < 0 && errno == EINTR)
-			;
-		if (r != c->pid) {
-			kill(c->pid, SIGKILL);
-			FUZZ_CHECK(0, "the consumer process was lost");
-		}
-		c->code = WIFEXITED(status) ? WEXITSTATUS(status)
-					    : 128 + WTERMSIG(status);
-	}
+	if (!atomic_load(&c->finished))
+		take_answer(c);
 	return c->code;
 }
 
