@@ -43,6 +43,7 @@
 /* impl/chan_shm_ring.c DEFAULT_RING: the shm-ring backend's ring. */
 #define FRING_CAPACITY (1u << 20)
 #define FUTEX_SLICE_MS 100
+#define FRING_SPIN_LOOKS 256
 
 enum raw_kind {
 	RAW_PIPE,
@@ -94,7 +95,8 @@ const char *raw_baseline_of(const char *backend)
  * A single-producer single-consumer byte ring in a shared anonymous mapping,
  * the protocol of impl/ring.c written small: each side owns an index on a
  * cache line of its own; a side with nothing to do says it sleeps, looks
- * once more, and sleeps on its futex word; the other side, after storing
+ * once more, and sleeps on its futex word (a consumer first looks for a
+ * while); the other side, after storing
  * its index, wakes it only if it said so (a sequentially consistent fence
  * on both sides: one of the two sees the other). No system call while the
  * ring is neither empty nor full. As in the shm-ring channel, a full
@@ -137,12 +139,29 @@ static uint64_t fring_used(struct fring *r)
 	       atomic_load_explicit(&r->consumer.index, memory_order_acquire);
 }
 
+/* The consumer looks at the ring a while before it sleeps, as the shm-ring
+ * channel's receiver does (impl/chan_shm_ring.c SPIN_LOOKS), so that the
+ * two round trips compare like for like. */
+static int fring_data_soon(struct fring *r)
+{
+	for (int look = 0; look < FRING_SPIN_LOOKS; look++) {
+		if (fring_used(r) > 0)
+			return 1;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	return 0;
+}
+
 /* Sleeps self until used() says ready: for the producer, room for `want`
  * bytes; for the consumer (want 0), something to read. */
 static void fring_sleep(struct fring *r, struct fring_side *self, size_t want)
 {
 	const struct timespec slice = {0, FUTEX_SLICE_MS * 1000000L};
 
+	if (want == 0 && fring_data_soon(r))
+		return;
 	for (;;) {
 		uint32_t word = atomic_load_explicit(&self->wake, memory_order_relaxed);
 		int ready;
