@@ -7,20 +7,39 @@
  * data.
  *
  * The oracle is the bit-at-a-time definition of CRC-32C (reflected
- * polynomial 0x82F63B78, init and final xor 0xFFFFFFFF), slow but plain.
+ * polynomial 0x82F63B78, init and final xor 0xFFFFFFFF), slow but plain,
+ * run once per byte value to fill a byte table, which then takes a byte a
+ * step: eight times fewer steps over the kilobyte inputs that reach the
+ * hardware path's three-lane blocks, and no coverage hooks in its loop.
  */
 #include "ipc/crc32c.h"
 
 #include "fuzz_common.h"
 
-static uint32_t crc32c_bitwise(uint32_t crc, const uint8_t *p, size_t len)
+/* The register after one byte b went through it from 0, bit by bit. */
+static uint32_t crc32c_byte_bitwise(uint32_t b)
 {
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+	uint32_t crc = b;
+
+	for (int bit = 0; bit < 8; bit++)
+		crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+	return crc;
+}
+
+FUZZ_NO_COVERAGE static uint32_t crc32c_oracle(uint32_t crc, const uint8_t *p,
+					       size_t len)
+{
+	static uint32_t byte_table[256];
+	static int made;
+
+	if (!made) {
+		for (uint32_t b = 0; b < 256; b++)
+			byte_table[b] = crc32c_byte_bitwise(b);
+		made = 1;
 	}
+	crc = ~crc;
+	while (len--)
+		crc = (crc >> 8) ^ byte_table[(crc ^ *p++) & 0xFFu];
 	return ~crc;
 }
 
@@ -44,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_input in = { data, size };
 	size_t split = fuzz_take_be16(&in);
 	uint32_t start = fuzz_take_be32(&in);
-	uint32_t want = crc32c_bitwise(start, in.p, in.left);
+	uint32_t want = crc32c_oracle(start, in.p, in.left);
 
 	split %= in.left + 1;
 	check_path("portable", ipc_crc32c_portable, start, in.p, in.left, split,
