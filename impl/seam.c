@@ -420,46 +420,129 @@ void ipc_fault_log_print(FILE *out)
 	}
 }
 
-/* ---- the calls ----------------------------------------------------------- */
+/* ---- the signal sender ---------------------------------------------------- */
 
-struct thread_signal {
+/*
+ * IPC_SENDER_THREAD (fault.h) sends through one thread per process, started
+ * on first use with every signal blocked: the kernel can never hand it a
+ * process-directed signal, and it never runs a handler. (A thread started
+ * for each signal made each a clone and, under ASan, a thread's set-up and
+ * tear-down: most of a signal-timing fuzz run.) It waits for a request,
+ * sends it with pthread_kill and answers "sent". Callers take turns: one
+ * request is posted at a time. The thread lives until the process exits;
+ * a fork's child has none, so the child handler below forgets it and the
+ * child starts its own on first use.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t posted;   /* a request is there for the thread */
+	pthread_cond_t answered; /* a request was sent, or the turn is free */
+	int running;             /* the thread was started in this process */
+	int busy;                /* a caller's turn: from its post to "sent" */
+	int sig;                 /* the request, 0 once sent */
 	pthread_t target;
-	int sig;
+} sender = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.posted = PTHREAD_COND_INITIALIZER,
+	.answered = PTHREAD_COND_INITIALIZER,
 };
 
-static void *send_signal(void *arg)
-{
-	const struct thread_signal *ts = arg;
+static pthread_once_t sender_once = PTHREAD_ONCE_INIT;
 
-	pthread_kill(ts->target, ts->sig);
+static void *sender_main(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&sender.lock);
+	for (;;) {
+		while (sender.sig == 0)
+			pthread_cond_wait(&sender.posted, &sender.lock);
+		pthread_kill(sender.target, sender.sig);
+		sender.sig = 0;
+		pthread_cond_broadcast(&sender.answered);
+	}
 	return NULL;
 }
 
+/* A fork while a caller or the thread holds the lock would leave it held
+ * in the child, by a thread the child does not have: the forking thread
+ * takes it first, and releases it on both sides. The child's conditions
+ * may count waiters that only the parent has, so they start afresh. */
+static void sender_fork_prepare(void) { pthread_mutex_lock(&sender.lock); }
+static void sender_fork_parent(void) { pthread_mutex_unlock(&sender.lock); }
+
+static void sender_fork_child(void)
+{
+	pthread_cond_init(&sender.posted, NULL);
+	pthread_cond_init(&sender.answered, NULL);
+	sender.running = 0;
+	sender.busy = 0;
+	sender.sig = 0;
+	pthread_mutex_unlock(&sender.lock);
+}
+
+static void sender_register_fork(void)
+{
+	pthread_atfork(sender_fork_prepare, sender_fork_parent, sender_fork_child);
+}
+
+/* With sender.lock held and every signal blocked, which the new thread
+ * inherits. Returns whether the thread runs. */
+static int sender_start(void)
+{
+	pthread_t t;
+
+	if (!sender.running)
+		sender.running = pthread_create(&t, NULL, sender_main, NULL) == 0;
+	return sender.running;
+}
+
+/* With sender.lock held: waits for the turn, posts sig for this thread,
+ * and waits until it was sent. */
+static void sender_send(int sig)
+{
+	while (sender.busy)
+		pthread_cond_wait(&sender.answered, &sender.lock);
+	sender.busy = 1;
+	sender.target = pthread_self();
+	sender.sig = sig;
+	pthread_cond_signal(&sender.posted);
+	while (sender.sig != 0)
+		pthread_cond_wait(&sender.answered, &sender.lock);
+	sender.busy = 0;
+	pthread_cond_broadcast(&sender.answered);
+}
+
 /*
- * IPC_SENDER_THREAD (fault.h): a thread that blocks every signal (so the
- * kernel cannot hand the signal to it instead) sends sig to this thread.
- * Once it has ended the signal is pending here; the return of the next
- * system call (sigpending) runs the handler, unless sig is blocked. If no
- * thread can be started the signal is raised, so it still lands here.
+ * IPC_SENDER_THREAD (fault.h): the sender thread sends sig to this thread,
+ * which blocks every signal until it has (so the handler cannot run inside
+ * the wait, nor inside a lock). Once the mask is back the signal, sent by
+ * another thread of this process (SI_TKILL), is pending here; the return of
+ * the next system call runs the handler, unless sig is blocked: the
+ * restoring call's or sigpending's, before the decided call either way. If
+ * no thread can be started the signal is raised, so it still lands here.
  */
 static void signal_from_thread(int sig)
 {
-	struct thread_signal ts = { pthread_self(), sig };
 	sigset_t all, old, pending;
-	pthread_t t;
 	int started;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	started = pthread_create(&t, NULL, send_signal, &ts) == 0;
+	pthread_once(&sender_once, sender_register_fork);
+	pthread_mutex_lock(&sender.lock);
+	started = sender_start();
+	if (started)
+		sender_send(sig);
+	pthread_mutex_unlock(&sender.lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!started) {
 		raise(sig);
 		return;
 	}
-	pthread_join(t, NULL);
 	sigpending(&pending);
 }
+
+/* ---- the calls ----------------------------------------------------------- */
 
 /* Every wrapper: decide; a failure returns at once; a signal is sent
  * before the call; the call runs (maybe shortened); the outcome is logged. */

@@ -64,11 +64,12 @@ void ipc_fault_set_signals(const int *signals, size_t count);
  * Who sends the signal of a SIGNAL decision. The bytes of a plan keep their
  * meaning whoever sends: this only changes how the signal gets there.
  *   IPC_SENDER_RAISE   raise() in the calling thread (the default)
- *   IPC_SENDER_THREAD  a second thread, started for the decision with every
- *                      signal blocked, sends it with pthread_kill to the
- *                      calling thread; the caller waits for that thread to
- *                      end, then makes a system call of its own (sigpending)
- *                      whose return runs the handler, before the decided
+ *   IPC_SENDER_THREAD  a second thread (one per process, started on first
+ *                      use with every signal blocked) sends it with
+ *                      pthread_kill to the calling thread; the caller, with
+ *                      every signal blocked, waits until it was sent,
+ *                      restores its mask and makes a system call of its own
+ *                      (sigpending), so the handler runs before the decided
  *                      call. The signal lands at the same call every run.
  *                      Such decisions are logged as IPC_FAULT_SIGNAL_THREAD.
  * A signal blocked in the calling thread stays pending either way. The
