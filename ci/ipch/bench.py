@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from . import bench_report, campaign, procs, project, stress
-from .errors import UsageError
+from .errors import Failure, UsageError
 
 SCHEMA = "ipch-bench/1"
 PARTS = ("channels", "crc", "seam", "syscalls", "fuzz", "stress")
@@ -54,13 +54,15 @@ def run(args):
         return bench_report.render(document, plots, source)
     parts = parse_parts(args.parts)
     sizes = parse_sizes(args.sizes) if args.sizes else list(DEFAULT_SIZES)
-    if args.time <= 0:
-        raise UsageError(f"--time {args.time}: give the seconds each cell measures, above 0")
+    check_durations(args)
     build = project.Build("default")
     build.build(["bench-run", "bench-run-seam"] +
                 (["ipch-stress"] if "stress" in parts else []))
     engine = Engine(build.dir / "bench" / "bench-run")
-    catalogue = engine.cell(["list"], LIST_TIMEOUT)
+    try:
+        catalogue = engine.cell(["list"], LIST_TIMEOUT)
+    except CellError as err:
+        raise Failure(f"bench-run could not list the backends: {err}") from err
     backends = chosen_backends(args.backends, catalogue["backends"])
     pins = [None] + ([pin_cpus()] if args.pin else [])
     out = output_paths(args)
@@ -114,6 +116,13 @@ def parse_parts(text):
     return [part for part in PARTS if part in parts]
 
 
+def check_durations(args):
+    for name, value in (("--time", args.time), ("--fuzz-time", args.fuzz_time),
+                        ("--stress-time", args.stress_time)):
+        if value <= 0:
+            raise UsageError(f"{name} {value}: give a number of seconds above 0")
+
+
 def chosen_backends(names, known):
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -130,9 +139,11 @@ def pin_cpus():
 
 
 def output_paths(args):
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    default = project.work_subdir("bench", stamp)
-    json_path = Path(args.json) if args.json else default / "bench.json"
+    if args.json:
+        json_path = Path(args.json)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        json_path = project.work_subdir("bench", stamp) / "bench.json"
     plots = Path(args.plot) if args.plot else json_path.parent / "plots"
     return {"json": json_path.resolve(), "plots": plots.resolve()}
 

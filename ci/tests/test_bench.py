@@ -9,6 +9,7 @@ import unittest
 from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -109,6 +110,13 @@ class Arguments(unittest.TestCase):
         self.assertEqual(bench.parse_parts(None), list(bench.PARTS))
         with self.assertRaises(UsageError):
             bench.parse_parts("crc,speed")
+
+    def test_durations_must_be_positive(self):
+        good = dict(time=1.0, fuzz_time=20, stress_time=5.0)
+        bench.check_durations(SimpleNamespace(**good))
+        for name in good:
+            with self.assertRaises(UsageError, msg=name):
+                bench.check_durations(SimpleNamespace(**dict(good, **{name: 0})))
 
     def test_backends_unknown_are_refused(self):
         known = ["pipe", "fifo", "shm-ring"]
