@@ -207,10 +207,16 @@ static void run_send(const struct op *op)
 	uint8_t *text = mqf_make_text(text_stream, op->size, op->pattern);
 	long want = posix_mq_model_send(&model, text, op->size, op->prio,
 					!timed(op));
-	long got = mqf_outcome(ipc_mq_send(descriptor(op), text, op->size,
-					   op->prio, 0));
+	long got;
 	char got_name[32], want_name[32];
 
+	/* EINTR is no outcome of the model's: a signal from elsewhere
+	 * (libFuzzer's -timeout timer, a SIGALRM a second) cut the call
+	 * short, and the call is made again. */
+	do
+		got = mqf_outcome(ipc_mq_send(descriptor(op), text, op->size,
+					      op->prio, 0));
+	while (got == -EINTR);
 	free(text);
 	MQ_CHECK(got == want, "send of priority %u, %zu bytes: the kernel says"
 		 " %s, the model %s", op->prio, op->size,
@@ -224,10 +230,13 @@ static void run_recv(const struct op *op)
 	unsigned got_prio = 0, want_prio = 0;
 	long want = posix_mq_model_receive(&model, want_text, op->size,
 					   &want_prio, !timed(op));
-	long got = mqf_outcome(ipc_mq_receive(descriptor(op), got_text,
-					      op->size, &got_prio, 0));
+	long got;
 	char got_name[32], want_name[32];
 
+	do /* as in run_send */
+		got = mqf_outcome(ipc_mq_receive(descriptor(op), got_text,
+						 op->size, &got_prio, 0));
+	while (got == -EINTR);
 	MQ_CHECK(got == want, "receive with a buffer of %zu: the kernel says %s,"
 		 " the model %s", op->size, MQF_OUTCOMES(got, want));
 	if (got >= 0) {
