@@ -94,11 +94,12 @@ def panel(x0, y0, title, series, runs, scale, unit, ticks=()):
                          f'stroke-width="1.5"/>')
         for x, y in points[-1:] if len(points) > 1 else points:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>')
-        if points:
+        # The first series' value above its last point, the last series'
+        # below, so that two close lines keep readable labels; the ones
+        # between (percentiles) are read off the axis.
+        if points and number in (0, len(series) - 1):
             last = [v for v in values if v is not None][-1]
             x, y = points[-1]
-            # The first series' value above its last point, the next below,
-            # so that two close lines keep readable labels.
             dy = -4 if number == 0 else 11
             parts.append(f'<text x="{x + 3:.1f}" y="{y + dy:.1f}" '
                          f'class="v" fill="{colour}">{short_number(last)}</text>')
