@@ -209,17 +209,7 @@ def machine():
         pass
     return {"cpu": cpu, "cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
             "memory_bytes": memory, "hostname": platform.node(),
-            "os": os_release()}
-
-
-def os_release():
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return platform.system()
+            "os": project.os_name()}
 
 
 def compiler(build):

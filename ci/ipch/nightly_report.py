@@ -341,16 +341,6 @@ def first_line(cmd):
     return text.splitlines()[0] if text else "?"
 
 
-def os_name():
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return platform.system()
-
-
 def memory():
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -370,7 +360,7 @@ def afl_version():
 
 def machine_facts():
     return [f"host {platform.node()}: {procs.cpu_count()} cores, {memory()}, "
-            f"{os_name()}, Linux {platform.release()}",
+            f"{project.os_name()}, Linux {platform.release()}",
             f"gcc: {first_line(['gcc', '--version'])}",
             f"clang: {first_line(['clang', '--version'])}",
             f"AFL++: {afl_version()}",

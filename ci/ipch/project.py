@@ -5,6 +5,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -46,6 +47,17 @@ def git_dirty():
     except (OSError, subprocess.TimeoutExpired):
         return False
     return bool(out.stdout.strip())
+
+
+def os_name():
+    """The distribution's name as /etc/os-release gives it, else the kernel's."""
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
 
 
 def display_path(path):
