@@ -257,29 +257,35 @@ def ordered_rows(cells):
     return rows
 
 
+def size_table(doc, cells, title, text):
+    """A table of subjects by sizes; text(subject, size) fills a cell."""
+    doc.heading(2, title)
+    doc.table(["subject"] + [size_name(s) for s in cells.sizes],
+              [[subject] + [text(subject, s) for s in cells.sizes]
+               for subject in ordered_rows(cells)])
+
+
 def channel_tables(doc, cells):
-    header = ["subject"] + [size_name(s) for s in cells.sizes]
     for pinned in cells.pins:
         where = pin_name(pinned)
-        doc.heading(2, f"One-way throughput, {where}: GB/s (x raw)")
-        doc.table(header, [[subject] + [
-            fmt_gbps(cells.figure(subject, s, pinned, "throughput", gb_per_s))
-            + fmt_ratio(cells.ratio(subject, s, pinned, "throughput", gb_per_s))
-            for s in cells.sizes] for subject in ordered_rows(cells)])
-        doc.heading(2, f"One-way throughput, {where}: messages/s")
-        doc.table(header, [[subject] + [
-            fmt_count(cells.figure(subject, s, pinned, "throughput", messages_per_s))
-            for s in cells.sizes] for subject in ordered_rows(cells)])
-        doc.heading(2, f"Round trip, {where}: p50 (x raw)")
-        doc.table(header, [[subject] + [
-            fmt_ns(cells.figure(subject, s, pinned, "latency", p50))
-            + fmt_ratio(cells.ratio(subject, s, pinned, "latency", p50))
-            for s in cells.sizes] for subject in ordered_rows(cells)])
-        doc.heading(2, f"Round trip, {where}: p99 / p99.9")
-        doc.table(header, [[subject] + [
-            "/".join(fmt_ns(cells.figure(subject, s, pinned, "latency", lambda c, k=k: c[k]))
-                     for k in ("p99_ns", "p999_ns")) for s in cells.sizes]
-            for subject in ordered_rows(cells)])
+
+        def with_ratio(kind, read, fmt):
+            return lambda subject, size: (
+                fmt(cells.figure(subject, size, pinned, kind, read))
+                + fmt_ratio(cells.ratio(subject, size, pinned, kind, read)))
+
+        size_table(doc, cells, f"One-way throughput, {where}: GB/s (x raw)",
+                   with_ratio("throughput", gb_per_s, fmt_gbps))
+        size_table(doc, cells, f"One-way throughput, {where}: messages/s",
+                   lambda subject, size: fmt_count(
+                       cells.figure(subject, size, pinned, "throughput", messages_per_s)))
+        size_table(doc, cells, f"Round trip, {where}: p50 (x raw)",
+                   with_ratio("latency", p50, fmt_ns))
+        size_table(doc, cells, f"Round trip, {where}: p99 / p99.9",
+                   lambda subject, size: "/".join(
+                       fmt_ns(cells.figure(subject, size, pinned, "latency",
+                                           lambda c, k=k: c[k]))
+                       for k in ("p99_ns", "p999_ns")))
     backends = [s for s in ordered_rows(cells) if not s.startswith("raw:")]
     doc.heading(2, "Throughput as a ratio to the raw baseline"
                 + (" (unpinned / pinned)" if len(cells.pins) > 1 else ""))
