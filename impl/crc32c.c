@@ -113,25 +113,37 @@ static uint32_t multiply_mod_poly(uint32_t a, uint32_t b)
 	return product;
 }
 
-/* What advancing the register over `bytes` zero bytes multiplies it by. */
+/* What advancing the register over `bytes` zero bytes multiplies it by:
+ * x^(8 * bytes), by squaring, so that building the tables before main
+ * costs a few dozen products, not a step per bit. */
 static uint32_t x_to_8_times(size_t bytes)
 {
-	uint32_t power = 1u << 31; /* x^0 */
+	uint32_t power = 1u << 31;  /* x^0 */
+	uint32_t square = 1u << 23; /* x^8: one zero byte */
 
-	for (size_t bit = 0; bit < 8 * bytes; bit++)
-		power = times_x(power);
+	for (; bytes != 0; bytes >>= 1, square = multiply_mod_poly(square, square))
+		if (bytes & 1u)
+			power = multiply_mod_poly(power, square);
 	return power;
 }
 
 /* op[k][i]: byte k of the register being i, the rest zero, advanced over
- * `bytes` zero bytes; by linearity the four lookups of a register add up. */
+ * `bytes` zero bytes; by linearity the four lookups of a register add up.
+ * Linearity also fills each table: only its single-bit entries need a
+ * product, every other entry is two earlier ones xor-ed. */
 static void build_advance_table(uint32_t op[4][256], size_t bytes)
 {
 	uint32_t power = x_to_8_times(bytes);
 
-	for (int k = 0; k < 4; k++)
-		for (uint32_t i = 0; i < 256; i++)
-			op[k][i] = multiply_mod_poly(power, i << (8 * k));
+	for (int k = 0; k < 4; k++) {
+		op[k][0] = 0;
+		for (uint32_t i = 1; i < 256; i++) {
+			uint32_t low = i & (0u - i);
+
+			op[k][i] = low == i ? multiply_mod_poly(power, i << (8 * k))
+					    : op[k][low] ^ op[k][i ^ low];
+		}
+	}
 }
 
 static void build_advance_tables(void)
