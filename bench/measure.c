@@ -72,6 +72,26 @@ static void close_after_child(struct subject *s, pid_t child, unsigned bound)
 	s->ops->close(s);
 }
 
+/* Forks the child that runs child_main on job, keeps the parent's side of
+ * the subject and waits for the child's "ready"; *report_fd is left with
+ * the read end of the report pipe. */
+static pid_t start_child(struct subject *s, const struct bench_pin *pin,
+			 unsigned bound, int (*child_main)(void *),
+			 struct child_job *job, int *report_fd)
+{
+	int report[2];
+	pid_t child;
+
+	if (pipe2(report, O_CLOEXEC) != 0)
+		bench_fail_errno("pipe2");
+	job->report_fd = report[1];
+	child = bench_fork(pin, bound, report, child_main, job);
+	s->ops->keep_side(s, PARENT_SIDE);
+	wait_ready(report[0]);
+	*report_fd = report[0];
+	return child;
+}
+
 /* ---- throughput ---------------------------------------------------------- */
 
 static int throughput_child(void *arg)
@@ -119,27 +139,21 @@ void measure_throughput(struct subject *s, double seconds, int rounds,
 	uint64_t *sent = bench_alloc(sizeof *sent * (size_t)rounds);
 	uint64_t *ns = bench_alloc(sizeof *ns * (size_t)rounds);
 	struct round_report rep;
-	int report[2];
-	pid_t child;
+	int report;
+	pid_t child = start_child(s, pin, bound, throughput_child, &job, &report);
 
-	if (pipe2(report, O_CLOEXEC) != 0)
-		bench_fail_errno("pipe2");
-	job.report_fd = report[1];
-	child = bench_fork(pin, bound, report, throughput_child, &job);
-	s->ops->keep_side(s, PARENT_SIDE);
-	wait_ready(report[0]);
 	for (int r = 0; r < rounds; r++) {
 		uint64_t start = bench_now_ns();
 
 		sent[r] = send_round(s, start + round_ns);
-		bench_read_report(report[0], &rep, sizeof rep);
+		bench_read_report(report, &rep, sizeof rep);
 		if (rep.messages != sent[r])
 			bench_fail("round %d: %llu messages sent, %llu received", r + 1,
 				   (unsigned long long)sent[r], (unsigned long long)rep.messages);
 		ns[r] = rep.last_byte_ns - start;
 	}
 	close_after_child(s, child, bound);
-	close(report[0]);
+	close(report);
 	/* Printed only now: a failure leaves nothing on standard output. */
 	printf("{\"kind\":\"throughput\",\"subject\":\"%s\",\"size\":%zu,", s->name, s->size);
 	print_pin(pin);
@@ -209,17 +223,11 @@ void measure_latency(struct subject *s, double seconds, const struct bench_pin *
 	unsigned bound = bench_bound_s(seconds);
 	struct hist *h = bench_alloc(sizeof *h);
 	uint64_t start, end;
-	int report[2];
+	int report, last = 0;
 	pid_t child;
-	int last = 0;
 
 	hist_init(h);
-	if (pipe2(report, O_CLOEXEC) != 0)
-		bench_fail_errno("pipe2");
-	job.report_fd = report[1];
-	child = bench_fork(pin, bound, report, latency_child, &job);
-	s->ops->keep_side(s, PARENT_SIDE);
-	wait_ready(report[0]);
+	child = start_child(s, pin, bound, latency_child, &job, &report);
 	for (int i = 0; i < WARMUP_ROUND_TRIPS; i++)
 		round_trip(s, 0);
 	start = bench_now_ns();
@@ -233,7 +241,7 @@ void measure_latency(struct subject *s, double seconds, const struct bench_pin *
 	}
 	seconds = (double)(bench_now_ns() - start) / 1e9;
 	close_after_child(s, child, bound);
-	close(report[0]);
+	close(report);
 	printf("{\"kind\":\"latency\",\"subject\":\"%s\",\"size\":%zu,", s->name, s->size);
 	print_pin(pin);
 	print_latency(h, seconds);
