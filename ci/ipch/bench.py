@@ -200,15 +200,8 @@ def machine():
                 break
     except OSError:
         pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
     return {"cpu": cpu, "cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
-            "memory_bytes": memory, "hostname": platform.node(),
+            "memory_bytes": project.memory_bytes(), "hostname": platform.node(),
             "os": project.os_name()}
 
 
@@ -223,11 +216,7 @@ def compiler(build):
     except OSError:
         pass
     path = cache.get("CMAKE_C_COMPILER", "cc")
-    try:
-        version = subprocess.run([path, "--version"], capture_output=True, text=True,
-                                 timeout=LIST_TIMEOUT).stdout.splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        version = path
+    version = procs.first_line([path, "--version"], LIST_TIMEOUT)
     build_type = cache.get("CMAKE_BUILD_TYPE", "")
     flags = cache.get(f"CMAKE_C_FLAGS_{build_type.upper()}", "") if build_type else ""
     return {"path": path, "version": version,

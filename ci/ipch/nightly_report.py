@@ -3,12 +3,10 @@ from what the run learnt (a nightly.Night)."""
 
 import platform
 import re
-import subprocess
 from pathlib import Path
 
 from . import ctestrun, nightly, plots, procs, project, report
 
-VERSION_TIMEOUT = 20
 
 
 def write_all(night):
@@ -332,28 +330,14 @@ def write_junit(night):
 
 # ---- facts about the machine ------------------------------------------------
 
-def first_line(cmd):
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=VERSION_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return "not found"
-    text = procs.without_colour(out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if text else "?"
-
-
 def memory():
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError):
-        pass
-    return "?"
+    total = project.memory_bytes()
+    return "?" if total is None else f"{total / 2**30:.1f} GiB"
 
 
 def afl_version():
     """afl-fuzz has no --version; its help's first line names it."""
-    line = first_line(["afl-fuzz", "-h"])
+    line = procs.first_line(["afl-fuzz", "-h"])
     match = re.search(r"afl-fuzz\+*\s*(\d\S*)", line)
     return match.group(1) if match else line
 
@@ -361,9 +345,9 @@ def afl_version():
 def machine_facts():
     return [f"host {platform.node()}: {procs.cpu_count()} cores, {memory()}, "
             f"{project.os_name()}, Linux {platform.release()}",
-            f"gcc: {first_line(['gcc', '--version'])}",
-            f"clang: {first_line(['clang', '--version'])}",
+            f"gcc: {procs.first_line(['gcc', '--version'])}",
+            f"clang: {procs.first_line(['clang', '--version'])}",
             f"AFL++: {afl_version()}",
-            f"valgrind: {first_line(['valgrind', '--version'])}",
-            f"cmake: {first_line(['cmake', '--version'])}",
+            f"valgrind: {procs.first_line(['valgrind', '--version'])}",
+            f"cmake: {procs.first_line(['cmake', '--version'])}",
             f"python: {platform.python_version()}"]

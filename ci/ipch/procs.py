@@ -17,6 +17,7 @@ import time
 from .errors import Failure
 
 POLL_SECONDS = 0.1
+VERSION_TIMEOUT = 20
 # The colours some tools print (afl-fuzz) even when not on a terminal.
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -140,6 +141,18 @@ def new_lines(path, offset):
 
 def without_colour(text):
     return COLOUR.sub("", text)
+
+
+def first_line(cmd, timeout=VERSION_TIMEOUT):
+    """The first line a command prints (a tool's --version), colour codes
+    taken out; "not found" if it cannot run, "?" if it prints nothing."""
+    try:
+        out = subprocess.run([str(word) for word in cmd], capture_output=True, text=True,
+                             timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = without_colour(out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "?"
 
 
 def describe_status(returncode):

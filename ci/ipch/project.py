@@ -60,6 +60,17 @@ def os_name():
     return platform.system()
 
 
+def memory_bytes():
+    """The machine's memory (MemTotal), or None where /proc does not say."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def display_path(path):
     """path relative to the current directory when it lies below it."""
     path = Path(path)
