@@ -297,7 +297,8 @@ static void handle(int sig, void (*fn)(int))
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: a blocked msgsnd or mq_send returns EINTR when the
 	 * child ends, and its caller looks at bench_child_gone(). */
-	sigaction(sig, &sa, NULL);
+	if (sigaction(sig, &sa, NULL) != 0)
+		bench_fail_errno("sigaction for signal %d", sig);
 }
 
 pid_t bench_fork(const struct bench_pin *pin, unsigned bound_s,
